@@ -1,0 +1,69 @@
+package rekey
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+)
+
+// OperationKind names the work an operation does once it is due.
+type OperationKind string
+
+// The operation kinds.
+const (
+	OpCreateEndpoint OperationKind = "endpoint.create"     // Creating → Succeeded
+	OpDeleteEndpoint OperationKind = "endpoint.delete"     // removes the endpoint and its keys
+	OpRegenerateKeys OperationKind = "endpoint.regenerate" // the key changed at acceptance; this reports it
+)
+
+// OperationStatus is the state of an operation, in ARM's words.
+type OperationStatus string
+
+// The operation states. Only InProgress is not terminal.
+const (
+	OpInProgress OperationStatus = "InProgress"
+	OpSucceeded  OperationStatus = "Succeeded"
+	OpFailed     OperationStatus = "Failed"
+	OpCanceled   OperationStatus = "Canceled"
+)
+
+// Terminal reports whether s is a final state.
+func (s OperationStatus) Terminal() bool { return s != OpInProgress }
+
+// Operation is a durable long-running operation. It is written in the same
+// transaction as the change that started it, so an acknowledged operation
+// survives a crash and is finished by whichever runner starts next.
+type Operation struct {
+	ID           string // unguessable; "oe:" + two random GUIDs, as Azure ML's are shaped
+	Kind         OperationKind
+	Status       OperationStatus
+	Resource     string // ARM id of the target, as the caller spelled it
+	ResourceKey  string // the target's Key()
+	Subscription string
+	Location     string
+	Error        *OperationError // set when Status is Failed or Canceled
+	CreatedAt    time.Time
+	NotBefore    time.Time // the runner does not complete it earlier (artificial duration)
+	EndedAt      time.Time // zero until terminal
+}
+
+// OperationError is why an operation failed: the code and message the
+// synchronous call would have answered.
+type OperationError struct {
+	Code    Code
+	Message string
+}
+
+// NewOperationID returns a fresh, unguessable operation id.
+func NewOperationID() string { return "oe:" + NewGUID() + ":" + NewGUID() }
+
+// NewGUID returns a random (version 4) GUID in its usual text form.
+func NewGUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("rekey: crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

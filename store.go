@@ -1,0 +1,69 @@
+package rekey
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists rekey's state. Every change runs inside Update, so a
+// resource change and the operation that reports it commit together or not
+// at all; a nil return from Update means the change is durable.
+//
+// Implementations: store/sqlite (embedded default). Every implementation
+// passes store/storetest.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits it when fn
+	// returns nil. An error from fn rolls everything back and is returned
+	// as is.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ready reports whether the store is open and migrated.
+	Ready(ctx context.Context) error
+	Close() error
+}
+
+// Tx is a transaction. Its methods use the context Update or View was
+// called with. Methods that return one resource return an error with code
+// NotFound when it does not exist.
+type Tx interface {
+	Workspace(id WorkspaceID) (*Workspace, error)
+	// PutWorkspace creates or replaces w and reports whether it was created.
+	PutWorkspace(w *Workspace) (created bool, err error)
+	// DeleteWorkspace removes the workspace, its endpoints and their keys.
+	DeleteWorkspace(id WorkspaceID) error
+	// Workspaces lists workspaces of a subscription, and of one resource
+	// group when rg is not "", ordered by case-folded name.
+	Workspaces(subscription, rg string) ([]*Workspace, error)
+
+	Endpoint(id EndpointID) (*Endpoint, error)
+	// PutEndpoint creates or replaces e. It fails with ParentNotFound when
+	// the workspace does not exist and with Conflict when another
+	// workspace on this server has an endpoint of the same name.
+	PutEndpoint(e *Endpoint) (created bool, err error)
+	// DeleteEndpoint removes the endpoint and its keys.
+	DeleteEndpoint(id EndpointID) error
+	// Endpoints lists a workspace's endpoints in creation order.
+	Endpoints(ws WorkspaceID) ([]*Endpoint, error)
+
+	// Keys returns the stored keys of a resource Key(), in slot order.
+	Keys(resource string) ([]StoredKey, error)
+	// PutKey sets one slot, raising its version by one, and returns the
+	// new version.
+	PutKey(k StoredKey) (version int64, err error)
+
+	Operation(id string) (*Operation, error)
+	// PutOperation inserts op or replaces the one with its ID.
+	PutOperation(op *Operation) error
+	// DueOperations returns up to limit InProgress operations whose
+	// NotBefore is at or before now, oldest first.
+	DueOperations(now time.Time, limit int) ([]*Operation, error)
+	// NextOperation returns the earliest NotBefore of an InProgress
+	// operation, and false when there is none.
+	NextOperation() (time.Time, bool, error)
+
+	// PrincipalByToken finds the principal whose token hashes to h.
+	PrincipalByToken(h [32]byte) (*Principal, error)
+	// PutPrincipal creates or replaces a principal and its token hash.
+	PutPrincipal(p *Principal, h [32]byte) error
+}

@@ -1,0 +1,238 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// txn implements rekey.Tx over one database/sql transaction.
+type txn struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t *txn) exec(q string, args ...any) (sql.Result, error) { return t.tx.ExecContext(t.ctx, q, args...) }
+
+// getDoc loads one JSON document into v, mapping no rows to NotFound.
+func (t *txn) getDoc(v any, notFound *rekey.Error, q string, args ...any) error {
+	var doc string
+	err := t.tx.QueryRowContext(t.ctx, q, args...).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(doc), v)
+}
+
+// listDocs loads every JSON document a query returns.
+func listDocs[T any](t *txn, q string, args ...any) ([]*T, error) {
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		v := new(T)
+		if err := json.Unmarshal([]byte(doc), v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) exists(q string, args ...any) (bool, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, q, args...).Scan(&n)
+	return n > 0, err
+}
+
+func (t *txn) Workspace(id rekey.WorkspaceID) (*rekey.Workspace, error) {
+	w := new(rekey.Workspace)
+	return w, t.getDoc(w, workspaceNotFound(id), `SELECT doc FROM workspaces WHERE key = ?`, id.Key())
+}
+
+func workspaceNotFound(id rekey.WorkspaceID) *rekey.Error {
+	return rekey.Errorf(rekey.NotFound, "The Resource '%s/%s' under resource group '%s' was not found.", rekey.TypeWorkspace, id.Name, id.ResourceGroup)
+}
+
+func (t *txn) PutWorkspace(w *rekey.Workspace) (bool, error) {
+	doc, err := json.Marshal(w)
+	if err != nil {
+		return false, err
+	}
+	existed, err := t.exists(`SELECT count(*) FROM workspaces WHERE key = ?`, w.ID.Key())
+	if err != nil {
+		return false, err
+	}
+	_, err = t.exec(`INSERT INTO workspaces (key, subscription, resource_group, name_lower, doc) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
+		w.ID.Key(), strings.ToLower(w.ID.Subscription), strings.ToLower(w.ID.ResourceGroup), strings.ToLower(w.ID.Name), string(doc))
+	return !existed, err
+}
+
+func (t *txn) DeleteWorkspace(id rekey.WorkspaceID) error {
+	if _, err := t.exec(`DELETE FROM keys WHERE resource IN (SELECT key FROM endpoints WHERE workspace_key = ?)`, id.Key()); err != nil {
+		return err
+	}
+	res, err := t.exec(`DELETE FROM workspaces WHERE key = ?`, id.Key())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return workspaceNotFound(id)
+	}
+	return nil
+}
+
+func (t *txn) Workspaces(subscription, rg string) ([]*rekey.Workspace, error) {
+	if rg == "" {
+		return listDocs[rekey.Workspace](t, `SELECT doc FROM workspaces WHERE subscription = ? ORDER BY resource_group, name_lower`, strings.ToLower(subscription))
+	}
+	return listDocs[rekey.Workspace](t, `SELECT doc FROM workspaces WHERE subscription = ? AND resource_group = ? ORDER BY name_lower`,
+		strings.ToLower(subscription), strings.ToLower(rg))
+}
+
+func endpointNotFound(id rekey.EndpointID) *rekey.Error {
+	return rekey.Errorf(rekey.NotFound, "The Resource '%s/%s/onlineEndpoints/%s' under resource group '%s' was not found.",
+		rekey.TypeWorkspace, id.Workspace.Name, id.Name, id.Workspace.ResourceGroup)
+}
+
+func (t *txn) Endpoint(id rekey.EndpointID) (*rekey.Endpoint, error) {
+	e := new(rekey.Endpoint)
+	return e, t.getDoc(e, endpointNotFound(id), `SELECT doc FROM endpoints WHERE key = ?`, id.Key())
+}
+
+func (t *txn) PutEndpoint(e *rekey.Endpoint) (bool, error) {
+	ws, err := t.exists(`SELECT count(*) FROM workspaces WHERE key = ?`, e.ID.Workspace.Key())
+	if err != nil {
+		return false, err
+	}
+	if !ws {
+		return false, rekey.Errorf(rekey.ParentNotFound, "Failed to perform 'write' on resource(s) of type 'workspaces/onlineEndpoints', because the parent resource '%s' could not be found.", e.ID.Workspace)
+	}
+	var owner string
+	err = t.tx.QueryRowContext(t.ctx, `SELECT key FROM endpoints WHERE name_lower = ?`, strings.ToLower(e.ID.Name)).Scan(&owner)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return false, err
+	case owner != e.ID.Key():
+		return false, rekey.Errorf(rekey.Conflict, "An online endpoint named '%s' already exists on this server in another workspace. Endpoint names are unique per region; choose another name.", e.ID.Name)
+	}
+	doc, err := json.Marshal(e)
+	if err != nil {
+		return false, err
+	}
+	_, err = t.exec(`INSERT INTO endpoints (key, workspace_key, name_lower, seq, doc)
+		VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM endpoints), ?)
+		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
+		e.ID.Key(), e.ID.Workspace.Key(), strings.ToLower(e.ID.Name), string(doc))
+	return owner == "", err
+}
+
+func (t *txn) DeleteEndpoint(id rekey.EndpointID) error {
+	if _, err := t.exec(`DELETE FROM keys WHERE resource = ?`, id.Key()); err != nil {
+		return err
+	}
+	res, err := t.exec(`DELETE FROM endpoints WHERE key = ?`, id.Key())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return endpointNotFound(id)
+	}
+	return nil
+}
+
+func (t *txn) Endpoints(ws rekey.WorkspaceID) ([]*rekey.Endpoint, error) {
+	return listDocs[rekey.Endpoint](t, `SELECT doc FROM endpoints WHERE workspace_key = ? ORDER BY seq`, ws.Key())
+}
+
+func (t *txn) Keys(resource string) ([]rekey.StoredKey, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT slot, ciphertext, digest, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []rekey.StoredKey
+	for rows.Next() {
+		k := rekey.StoredKey{Resource: resource}
+		var digest []byte
+		var updated int64
+		if err := rows.Scan(&k.Slot, &k.Ciphertext, &digest, &k.Version, &updated); err != nil {
+			return nil, err
+		}
+		copy(k.Digest[:], digest)
+		k.UpdatedAt = time.Unix(0, updated).UTC()
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) PutKey(k rekey.StoredKey) (int64, error) {
+	var v int64
+	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO keys (resource, slot, ciphertext, digest, version, updated_at) VALUES (?, ?, ?, ?, 1, ?)
+		ON CONFLICT (resource, slot) DO UPDATE SET ciphertext = excluded.ciphertext, digest = excluded.digest,
+			version = keys.version + 1, updated_at = excluded.updated_at
+		RETURNING version`, k.Resource, string(k.Slot), k.Ciphertext, k.Digest[:], k.UpdatedAt.UnixNano()).Scan(&v)
+	return v, err
+}
+
+func (t *txn) Operation(id string) (*rekey.Operation, error) {
+	op := new(rekey.Operation)
+	return op, t.getDoc(op, rekey.Errorf(rekey.NotFound, "The operation '%s' was not found.", id), `SELECT doc FROM operations WHERE id = ?`, id)
+}
+
+func (t *txn) PutOperation(op *rekey.Operation) error {
+	doc, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, doc) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, doc = excluded.doc`,
+		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), string(doc))
+	return err
+}
+
+func (t *txn) DueOperations(now time.Time, limit int) ([]*rekey.Operation, error) {
+	return listDocs[rekey.Operation](t, `SELECT doc FROM operations WHERE status = ? AND not_before <= ? ORDER BY not_before, created_at LIMIT ?`,
+		string(rekey.OpInProgress), now.UnixNano(), limit)
+}
+
+func (t *txn) NextOperation() (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT min(not_before) FROM operations WHERE status = ?`, string(rekey.OpInProgress)).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return time.Unix(0, next.Int64).UTC(), true, nil
+}
+
+func (t *txn) PrincipalByToken(h [32]byte) (*rekey.Principal, error) {
+	p := new(rekey.Principal)
+	return p, t.getDoc(p, rekey.Errorf(rekey.NotFound, "No principal has this token."), `SELECT doc FROM principals WHERE token_hash = ?`, h[:])
+}
+
+func (t *txn) PutPrincipal(p *rekey.Principal, h [32]byte) error {
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO principals (id, token_hash, doc) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, doc = excluded.doc`, p.ID, h[:], string(doc))
+	return err
+}

@@ -1,0 +1,80 @@
+package rekey
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// TokenLifetime is how long an AMLToken is valid. Clients are told to
+// refresh it after half of that.
+const TokenLifetime = time.Hour
+
+// Token is an issued AMLToken for one endpoint incarnation.
+type Token struct {
+	Value        string
+	Type         string // "Bearer"
+	Expires      time.Time
+	RefreshAfter time.Time
+}
+
+type tokenClaims struct {
+	Endpoint string `json:"ep"`  // Endpoint.UID
+	IssuedAt int64  `json:"iat"` // Unix seconds
+	Expires  int64  `json:"exp"` // Unix seconds
+}
+
+const tokenPrefix = "rk1."
+
+// IssueToken signs a token for the endpoint with the given UID. The token
+// is "rk1." + base64url(claims) + "." + base64url(HMAC-SHA256); it names
+// the endpoint's UID, so a token outlives neither the endpoint nor a
+// re-creation under the same name.
+func (k *Keyring) IssueToken(endpointUID string, now time.Time) Token {
+	c := tokenClaims{Endpoint: endpointUID, IssuedAt: now.Unix(), Expires: now.Add(TokenLifetime).Unix()}
+	body, _ := json.Marshal(c)
+	payload := tokenPrefix + base64.RawURLEncoding.EncodeToString(body)
+	return Token{
+		Value:        payload + "." + base64.RawURLEncoding.EncodeToString(k.tokenMAC(payload)),
+		Type:         "Bearer",
+		Expires:      time.Unix(c.Expires, 0).UTC(),
+		RefreshAfter: now.Add(TokenLifetime / 2).UTC().Truncate(time.Second),
+	}
+}
+
+func (k *Keyring) tokenMAC(payload string) []byte {
+	m := hmac.New(sha256.New, k.tokenKey)
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+// VerifyToken checks a token's signature and expiry and returns the UID of
+// the endpoint it was issued for. Every failure is the same Unauthorized
+// error, so a caller learns nothing about why.
+func (k *Keyring) VerifyToken(token string, now time.Time) (string, error) {
+	bad := Errorf(Unauthorized, "The token is invalid or expired.")
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	if !ok {
+		return "", bad
+	}
+	claimsB64, macB64, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", bad
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(macB64)
+	if err != nil || !hmac.Equal(mac, k.tokenMAC(tokenPrefix+claimsB64)) {
+		return "", bad
+	}
+	body, err := base64.RawURLEncoding.DecodeString(claimsB64)
+	if err != nil {
+		return "", bad
+	}
+	var c tokenClaims
+	if json.Unmarshal(body, &c) != nil || c.Endpoint == "" || now.Unix() >= c.Expires {
+		return "", bad
+	}
+	return c.Endpoint, nil
+}
