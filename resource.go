@@ -166,3 +166,16 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// ParseEndpointID parses the ARM id of an online endpoint.
+func ParseEndpointID(s string) (EndpointID, error) {
+	r, err := ParseResourceID(s)
+	if err != nil {
+		return EndpointID{}, err
+	}
+	if !strings.EqualFold(r.Namespace, NamespaceML) || len(r.Types) != 2 || r.ResourceGroup == "" ||
+		!strings.EqualFold(r.Types[0], "workspaces") || !strings.EqualFold(r.Types[1], "onlineEndpoints") {
+		return EndpointID{}, Errorf(Invalid, "'%s' is not the id of an online endpoint.", clip(s))
+	}
+	return EndpointID{Workspace: WorkspaceID{Subscription: r.Subscription, ResourceGroup: r.ResourceGroup, Name: r.Names[0]}, Name: r.Names[1]}, nil
+}

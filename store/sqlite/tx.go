@@ -17,7 +17,9 @@ type txn struct {
 	tx  *sql.Tx
 }
 
-func (t *txn) exec(q string, args ...any) (sql.Result, error) { return t.tx.ExecContext(t.ctx, q, args...) }
+func (t *txn) exec(q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
 
 // getDoc loads one JSON document into v, mapping no rows to NotFound.
 func (t *txn) getDoc(v any, notFound *rekey.Error, q string, args ...any) error {

@@ -1,0 +1,107 @@
+// Package arm serves rekey's management API in Azure Resource Manager's
+// dialect for Microsoft.MachineLearningServices: workspaces, online
+// endpoints, their keys and tokens, and the long-running operations that
+// report on them. routes.go lists every endpoint.
+package arm
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// Authenticator checks a management bearer token. It is the seam for a
+// fuller identity model: today one admin token, later service principals.
+type Authenticator interface {
+	// Authenticate returns the principal that owns token, or an error with
+	// code Unauthorized.
+	Authenticate(ctx context.Context, token string) (rekey.Principal, error)
+}
+
+// Config holds what the ARM API needs. Zero values take the defaults noted.
+type Config struct {
+	Store   rekey.Store
+	Keyring *rekey.Keyring
+	Auth    Authenticator
+	Logger  *slog.Logger
+	// Wake tells the operation runner that an operation was written.
+	Wake func() // or nil
+	// OperationDelay is an artificial duration for every long-running
+	// operation, for testing clients' polling code; default 0.
+	OperationDelay time.Duration
+	// LooseAPIVersion accepts any well-formed api-version.
+	LooseAPIVersion bool
+	// GatewayURL is the data-plane base that scoring URIs are built on.
+	GatewayURL string
+	// PublicURL, when set, is the base of every absolute URL handed out
+	// (polling URLs, nextLink), for servers behind a proxy. Otherwise the
+	// request's scheme and Host are used.
+	PublicURL string
+	// MaxBody limits request bodies; default 1 MiB.
+	MaxBody int64
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+type api struct {
+	Config
+	versions versionPolicy
+}
+
+// New returns the ARM API handler.
+func New(cfg Config) http.Handler {
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	a := &api{Config: cfg, versions: versionPolicy{loose: cfg.LooseAPIVersion}}
+	mux := http.NewServeMux()
+	a.addRoutes(mux)
+	return withARMHeaders("local", a.authenticate(mux))
+}
+
+// h wraps a handler with the api-version check for its resource type.
+func (a *api) h(resourceType string, versions []string, fn handlerFunc) http.Handler {
+	return handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		if err := a.versions.check(r, resourceType, versions); err != nil {
+			return err
+		}
+		return fn(w, r)
+	})
+}
+
+// baseURL is the scheme and host of absolute URLs handed to the caller.
+func (a *api) baseURL(r *http.Request) string {
+	if a.PublicURL != "" {
+		return strings.TrimSuffix(a.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// apiVersion returns the request's api-version for URLs handed back.
+func apiVersion(r *http.Request) string { return r.URL.Query().Get("api-version") }
+
+// absURL builds an absolute URL on this server with the given path and query.
+func (a *api) absURL(r *http.Request, path string, q url.Values) string {
+	u := a.baseURL(r) + (&url.URL{Path: path}).EscapedPath()
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+func (a *api) now() time.Time { return a.Now().UTC() }

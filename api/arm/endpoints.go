@@ -1,0 +1,352 @@
+package arm
+
+import (
+	"maps"
+	"net/http"
+	"strings"
+
+	"github.com/rekey-dev/rekey"
+)
+
+type endpointJSON struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	Kind       string            `json:"kind,omitempty"`
+	SKU        *skuJSON          `json:"sku,omitempty"`
+	Identity   *identityJSON     `json:"identity,omitempty"`
+	SystemData *systemDataJSON   `json:"systemData"`
+	Properties endpointPropsJSON `json:"properties"`
+}
+
+type endpointPropsJSON struct {
+	AuthMode            string            `json:"authMode"`
+	Description         *string           `json:"description"`
+	Keys                *authKeysJSON     `json:"keys"` // always null: keys come from listKeys only
+	Properties          map[string]string `json:"properties"`
+	ScoringURI          string            `json:"scoringUri"`
+	SwaggerURI          string            `json:"swaggerUri"`
+	Compute             *string           `json:"compute"`
+	Traffic             map[string]int32  `json:"traffic"`
+	MirrorTraffic       map[string]int32  `json:"mirrorTraffic"`
+	ProvisioningState   string            `json:"provisioningState"`
+	PublicNetworkAccess string            `json:"publicNetworkAccess"`
+}
+
+type authKeysJSON struct {
+	PrimaryKey   *string `json:"primaryKey"`
+	SecondaryKey *string `json:"secondaryKey"`
+}
+
+// endpointIn is a createOrUpdate body. Read-only fields that clients echo
+// back from a GET (id, scoringUri, provisioningState, ...) are ignored.
+type endpointIn struct {
+	Location   *string           `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	Kind       *string           `json:"kind"`
+	SKU        *skuJSON          `json:"sku"`
+	Identity   *identityIn       `json:"identity"`
+	Properties *struct {
+		AuthMode            *string           `json:"authMode"`
+		Description         *string           `json:"description"`
+		Keys                *authKeysJSON     `json:"keys"`
+		Properties          map[string]string `json:"properties"`
+		Compute             *string           `json:"compute"`
+		Traffic             map[string]int32  `json:"traffic"`
+		MirrorTraffic       map[string]int32  `json:"mirrorTraffic"`
+		PublicNetworkAccess *string           `json:"publicNetworkAccess"`
+	} `json:"properties"`
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func orZero(m map[string]int32) map[string]int32 {
+	if m == nil {
+		return map[string]int32{}
+	}
+	return m
+}
+
+func (a *api) endpointOut(e *rekey.Endpoint, byType string) endpointJSON {
+	prefix := strings.TrimSuffix(a.GatewayURL, "/") + "/endpoints/" + e.ID.Name
+	return endpointJSON{
+		ID: e.ID.String(), Name: e.ID.Name, Type: rekey.TypeOnlineEndpoint, Location: e.Location,
+		Tags: orEmpty(e.Tags), Kind: e.Kind, SKU: skuOut(e.SKU), Identity: identityOut(e.Identity),
+		SystemData: systemData(e.SystemData, byType),
+		Properties: endpointPropsJSON{
+			AuthMode: string(e.AuthMode), Description: nonEmpty(e.Description), Properties: orEmpty(e.Properties),
+			ScoringURI: prefix + "/score", SwaggerURI: prefix + "/swagger.json", Compute: nonEmpty(e.Compute),
+			Traffic: orZero(e.Traffic), MirrorTraffic: orZero(e.MirrorTraffic),
+			ProvisioningState: string(e.ProvisioningState), PublicNetworkAccess: e.PublicNetworkAccess,
+		},
+	}
+}
+
+// handleEndpointPut handles PUT …/onlineEndpoints/{endpointName}: create
+// (201) or replace (200). The resource is written as Creating or Updating
+// together with an operation that moves it to Succeeded; the response
+// carries Azure-AsyncOperation for the SDK pollers.
+func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
+	id, err := endpointID(r)
+	if err != nil {
+		return err
+	}
+	if err := id.Validate(); err != nil {
+		return errWire(http.StatusBadRequest, "InvalidResourceName", rekey.ErrorMessage(err))
+	}
+	var in endpointIn
+	if err := decode(r, w, a.MaxBody, &in); err != nil {
+		return err
+	}
+	p := in.Properties
+	switch {
+	case in.Location == nil || strings.TrimSpace(*in.Location) == "":
+		return rekey.Errorf(rekey.Invalid, "The 'location' property is required for an online endpoint.")
+	case p == nil:
+		return rekey.Errorf(rekey.Invalid, "The 'properties' object is required for an online endpoint.")
+	case p.AuthMode == nil:
+		return rekey.Errorf(rekey.Invalid, "The property 'properties.authMode' is required. Allowed values: Key, AMLToken, AADToken.")
+	}
+	mode, err := rekey.ParseAuthMode(*p.AuthMode)
+	if err != nil {
+		return err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	sku, err := skuIn(in.SKU)
+	if err != nil {
+		return err
+	}
+	var given rekey.KeyPair
+	if p.Keys != nil {
+		for _, k := range []struct {
+			field string
+			v     *string
+			slot  rekey.Slot
+		}{{"properties.keys.primaryKey", p.Keys.PrimaryKey, rekey.Primary}, {"properties.keys.secondaryKey", p.Keys.SecondaryKey, rekey.Secondary}} {
+			if k.v != nil && *k.v != "" {
+				if err := rekey.ValidateKeyValue(k.field, *k.v); err != nil {
+					return err
+				}
+				given.Set(k.slot, *k.v)
+			}
+		}
+		if given.Primary != "" && given.Primary == given.Secondary {
+			return rekey.Errorf(rekey.Invalid, "properties.keys.primaryKey and secondaryKey must differ, or rotation could not replace one without the other.")
+		}
+	}
+	who := rekey.PrincipalFrom(r.Context())
+	var (
+		out     *rekey.Endpoint
+		op      *rekey.Operation
+		created bool
+	)
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+		old, err := tx.Endpoint(id)
+		switch {
+		case rekey.ErrorCode(err) == rekey.NotFound:
+			old = nil
+		case err != nil:
+			return err
+		case old.ProvisioningState == rekey.Deleting:
+			return rekey.Errorf(rekey.Conflict, "The endpoint '%s' is being deleted. Wait for the delete to finish, then create it again.", old.ID.Name)
+		case !strings.EqualFold(normLocation(old.Location), normLocation(*in.Location)):
+			return rekey.Errorf(rekey.Invalid, "The location of endpoint '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, clipHeader(*in.Location))
+		}
+		e := &rekey.Endpoint{
+			ID: id, UID: rekey.NewGUID(), Location: *in.Location, Tags: in.Tags, SKU: sku, AuthMode: mode,
+			Properties: p.Properties, Traffic: p.Traffic, MirrorTraffic: p.MirrorTraffic, PublicNetworkAccess: "Enabled",
+			ProvisioningState: rekey.Creating,
+			SystemData:        rekey.SystemData{CreatedBy: who.Name, CreatedAt: a.now()},
+		}
+		if old != nil {
+			e.ID, e.UID, e.SystemData, e.ProvisioningState = old.ID, old.UID, old.SystemData, rekey.Updating
+			if e.Properties, err = mergeProperties(old.Properties, p.Properties); err != nil {
+				return err
+			}
+		}
+		e.SystemData.LastModifiedBy, e.SystemData.LastModifiedAt = who.Name, a.now()
+		if in.Kind != nil {
+			e.Kind = *in.Kind
+		}
+		if p.Description != nil {
+			e.Description = *p.Description
+		}
+		if p.Compute != nil {
+			e.Compute = *p.Compute
+		}
+		if p.PublicNetworkAccess != nil {
+			e.PublicNetworkAccess = matchEnum(*p.PublicNetworkAccess, []string{"Enabled", "Disabled"})
+			if e.PublicNetworkAccess == "" {
+				e.PublicNetworkAccess = *p.PublicNetworkAccess // Validate names it
+			}
+		}
+		if e.Identity, err = identityFrom(in.Identity, id.String()+"|"+e.UID, id.Workspace.Subscription); err != nil {
+			return err
+		}
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if created, err = tx.PutEndpoint(e); err != nil {
+			return err
+		}
+		if created {
+			// Keys exist for every auth mode, so a later switch to Key
+			// needs no extra step; listKeys answers only in Key mode.
+			for _, slot := range rekey.Slots {
+				k := given.Get(slot)
+				if k == "" {
+					k = rekey.NewKey()
+				}
+				sk := a.Keyring.StoredKey(id.Key(), slot, k)
+				sk.UpdatedAt = a.now()
+				if _, err := tx.PutKey(sk); err != nil {
+					return err
+				}
+			}
+		}
+		out = e
+		op = a.newOperation(rekey.OpCreateEndpoint, e.ID, e.Location)
+		return tx.PutOperation(op)
+	})
+	if err != nil {
+		return err
+	}
+	a.Wake()
+	a.pollingHeaders(w, r, op, false)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return encode(w, status, a.endpointOut(out, who.Type))
+}
+
+// mergeProperties applies Azure's rule for properties.properties: entries
+// can be added, but not removed or altered. Omitted entries are kept.
+func mergeProperties(old, in map[string]string) (map[string]string, error) {
+	out := maps.Clone(old)
+	for k, v := range in {
+		if prev, ok := old[k]; ok && prev != v {
+			return nil, rekey.Errorf(rekey.Invalid, "properties.properties['%s'] cannot be altered once set; entries can only be added.", clipHeader(k))
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// normLocation folds "West Europe" and "westeurope" together, as ARM does.
+func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l, " ", "")) }
+
+// handleEndpointPatch handles PATCH …/onlineEndpoints/{endpointName}:
+// tags and identity, applied synchronously (200).
+func (a *api) handleEndpointPatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := endpointID(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Tags     map[string]string `json:"tags"`
+		Identity *identityIn       `json:"identity"`
+	}
+	if err := decode(r, w, a.MaxBody, &in); err != nil {
+		return err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	who := rekey.PrincipalFrom(r.Context())
+	var out *rekey.Endpoint
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+		e, err := a.liveEndpoint(tx, id)
+		if err != nil {
+			return err
+		}
+		if in.Tags != nil {
+			e.Tags = in.Tags
+		}
+		if in.Identity != nil {
+			if e.Identity, err = identityFrom(in.Identity, id.String()+"|"+e.UID, id.Workspace.Subscription); err != nil {
+				return err
+			}
+		}
+		e.SystemData.LastModifiedBy, e.SystemData.LastModifiedAt = who.Name, a.now()
+		out = e
+		_, err = tx.PutEndpoint(e)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, a.endpointOut(out, who.Type))
+}
+
+// liveEndpoint returns the endpoint unless it is missing (NotFound) or
+// being deleted (Conflict).
+func (a *api) liveEndpoint(tx rekey.Tx, id rekey.EndpointID) (*rekey.Endpoint, error) {
+	e, err := tx.Endpoint(id)
+	if err != nil {
+		return nil, err
+	}
+	if e.ProvisioningState == rekey.Deleting {
+		return nil, rekey.Errorf(rekey.Conflict, "The endpoint '%s' is being deleted.", e.ID.Name)
+	}
+	return e, nil
+}
+
+// handleEndpointGet handles GET …/onlineEndpoints/{endpointName}.
+func (a *api) handleEndpointGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := endpointID(r)
+	if err != nil {
+		return err
+	}
+	var e *rekey.Endpoint
+	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { e, err = tx.Endpoint(id); return err }); err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, a.endpointOut(e, rekey.PrincipalFrom(r.Context()).Type))
+}
+
+// handleEndpointDelete handles DELETE …/onlineEndpoints/{endpointName}:
+// 202 with Location (and Azure-AsyncOperation) while an operation removes
+// the endpoint and its keys; 204 when there is nothing to delete.
+func (a *api) handleEndpointDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := endpointID(r)
+	if err != nil {
+		return err
+	}
+	var op *rekey.Operation
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+		e, err := tx.Endpoint(id)
+		if err != nil {
+			return err
+		}
+		e.ProvisioningState = rekey.Deleting
+		if _, err := tx.PutEndpoint(e); err != nil {
+			return err
+		}
+		op = a.newOperation(rekey.OpDeleteEndpoint, e.ID, e.Location)
+		return tx.PutOperation(op)
+	})
+	if rekey.ErrorCode(err) == rekey.NotFound {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.Wake()
+	a.pollingHeaders(w, r, op, true)
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}

@@ -1,0 +1,63 @@
+package arm
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// addRoutes lists every endpoint of the ARM API. Paths are matched after
+// canonicalPath, so keywords here are matched case-insensitively.
+func (a *api) addRoutes(mux *http.ServeMux) {
+	const (
+		sub = "/subscriptions/{subscriptionId}"
+		ns  = "/providers/Microsoft.MachineLearningServices"
+		ws  = sub + "/resourceGroups/{resourceGroupName}" + ns + "/workspaces"
+		ep  = ws + "/{workspaceName}/onlineEndpoints"
+		loc = sub + ns + "/locations/{location}"
+	)
+	wsT, epT := rekey.TypeWorkspace, rekey.TypeOnlineEndpoint
+
+	mux.Handle("GET "+sub+ns+"/workspaces", a.h(wsT, workspaceVersions, a.handleWorkspaceList))
+	mux.Handle("GET "+ws, a.h(wsT, workspaceVersions, a.handleWorkspaceList))
+	mux.Handle("PUT "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspacePut))
+	mux.Handle("PATCH "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspacePatch))
+	mux.Handle("GET "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspaceGet))
+	mux.Handle("DELETE "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspaceDelete))
+
+	mux.Handle("GET "+ep, a.h(epT, endpointVersions, a.handleEndpointList))
+	mux.Handle("PUT "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointPut))
+	mux.Handle("PATCH "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointPatch))
+	mux.Handle("GET "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointGet))
+	mux.Handle("DELETE "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointDelete))
+	mux.Handle("POST "+ep+"/{endpointName}/listKeys", a.h(epT, endpointVersions, a.handleListKeys))
+	mux.Handle("POST "+ep+"/{endpointName}/regenerateKeys", a.h(epT, endpointVersions, a.handleRegenerateKeys))
+	mux.Handle("POST "+ep+"/{endpointName}/token", a.h(epT, endpointVersions, a.handleToken))
+
+	mux.Handle("GET "+loc+"/mfeOperationsStatus/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationsStatus", workspaceVersions, a.handleOperationStatus))
+	mux.Handle("GET "+loc+"/mfeOperationResults/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationResults", workspaceVersions, a.handleOperationResult))
+
+	mux.Handle("/", handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		return noRoute(mux, r)
+	}))
+}
+
+// noRoute explains a request no route matched: a known path with another
+// method is 405, anything else 404, both in ARM's envelope.
+func noRoute(mux *http.ServeMux, r *http.Request) error {
+	var allowed []string
+	for _, m := range []string{"GET", "PUT", "PATCH", "DELETE", "POST"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		return errWire(http.StatusMethodNotAllowed, "MethodNotAllowed",
+			"The method '"+r.Method+"' is not allowed on this resource. Allowed methods: "+strings.Join(allowed, ", ")+".")
+	}
+	return errWire(http.StatusNotFound, "NotFound",
+		"No API matches '"+r.Method+" "+clipHeader(r.URL.Path)+"'. rekey serves Microsoft.MachineLearningServices workspaces and onlineEndpoints under /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/.")
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `rekey serves Azure's endpoint-key APIs (Azure Machine Learning online
+endpoints) so that unmodified Azure SDKs, CLIs and curl can drive them.
+
+Usage:
+  rekey <command> [flags]
+
+Server:
+  serve        run the management API (HTTPS on 127.0.0.1:7443 by default)
+
+Client (talks to a running server; defaults come from ./rekey-data):
+  workspace    create, list, show and delete workspaces
+  endpoint     create, list, show and delete online endpoints
+  keys         list and regenerate an endpoint's keys
+  token        get a token for an AMLToken endpoint
+
+Other:
+  version      print the version
+  help         print this help
+
+Run "rekey <command> -h" for a command's flags and examples.
+`
+
+// errUsage marks an error that was a mistake in the command line.
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// run is the whole program; main only calls it. It returns instead of
+// exiting, so tests drive it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "workspace", "workspaces":
+		return runWorkspace(ctx, rest, getenv, stdout, stderr)
+	case "endpoint", "endpoints", "online-endpoint":
+		return runEndpoint(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, getenv, stdout, stderr)
+	case "token":
+		return runToken(ctx, rest, getenv, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "rekey", version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// parseFlags parses a subcommand's flags; -h prints its usage and returns
+// flag.ErrHelp, which callers pass up as success.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, help string) error {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+// helpOK turns a -h request into success.
+func helpOK(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}

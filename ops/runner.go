@@ -1,0 +1,165 @@
+// Package ops runs rekey's long-running operations: durable rows that a
+// request writes together with the change it starts, and that a Runner
+// completes once they are due, in this process or after a restart.
+package ops
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// Runner completes due operations. Start it once; Stop waits for its
+// goroutine. It is safe to call Wake from any goroutine.
+type Runner struct {
+	store  rekey.Store
+	logger *slog.Logger
+	wake   chan struct{}
+
+	// Now is the clock; tests replace it before Start.
+	Now func() time.Time
+	// Idle is the longest the runner sleeps when nothing is due, so it
+	// notices operations written by another process.
+	Idle time.Duration
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// New returns a Runner over store.
+func New(store rekey.Store, logger *slog.Logger) *Runner {
+	return &Runner{store: store, logger: logger, wake: make(chan struct{}, 1), Now: time.Now, Idle: time.Second}
+}
+
+// Start launches the runner's goroutine. Work runs on a context derived
+// from ctx, never from a request.
+func (r *Runner) Start(ctx context.Context) {
+	ctx, r.stop = context.WithCancel(ctx)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.loop(ctx)
+	}()
+}
+
+// Stop cancels the runner and waits for it, or for ctx.
+func (r *Runner) Stop(ctx context.Context) error {
+	if r.stop == nil {
+		return nil
+	}
+	r.stop()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Wake tells the runner that an operation may be due now.
+func (r *Runner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+const batch = 64
+
+func (r *Runner) loop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		n, err := r.RunDue(ctx)
+		wait := r.Idle
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			r.logger.Error("operation runner", "err", err)
+		case n == batch:
+			wait = 0
+		default:
+			if next, ok, err := r.next(ctx); err == nil && ok {
+				wait = min(wait, max(next.Sub(r.Now()), 0))
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+func (r *Runner) next(ctx context.Context) (next time.Time, ok bool, err error) {
+	err = r.store.View(ctx, func(tx rekey.Tx) error {
+		next, ok, err = tx.NextOperation()
+		return err
+	})
+	return next, ok, err
+}
+
+// RunDue completes the operations due now and returns how many it
+// finished. An operation whose work fails with an application error is
+// marked Failed with that error; any other error leaves it InProgress for
+// a later pass.
+func (r *Runner) RunDue(ctx context.Context) (int, error) {
+	var due []*rekey.Operation
+	err := r.store.View(ctx, func(tx rekey.Tx) (err error) {
+		due, err = tx.DueOperations(r.Now(), batch)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, op := range due {
+		if err := r.complete(ctx, op.ID); err != nil {
+			return 0, err
+		}
+	}
+	return len(due), nil
+}
+
+// complete does an operation's work and records its end in one
+// transaction, so a crash leaves it either untouched or done.
+func (r *Runner) complete(ctx context.Context, id string) error {
+	var op *rekey.Operation
+	err := r.store.Update(ctx, func(tx rekey.Tx) (err error) {
+		if op, err = tx.Operation(id); err != nil || op.Status.Terminal() {
+			return err
+		}
+		if err := work(tx, op); err != nil {
+			return err
+		}
+		op.Status, op.EndedAt = rekey.OpSucceeded, r.Now().UTC()
+		return tx.PutOperation(op)
+	})
+	var appErr *rekey.Error
+	if err == nil || !errors.As(err, &appErr) || appErr.Code == rekey.Internal {
+		if err == nil && op != nil {
+			r.logger.Info("operation finished", "operation_id", id, "kind", op.Kind, "status", op.Status)
+		}
+		return err
+	}
+	err = r.store.Update(ctx, func(tx rekey.Tx) (err error) {
+		if op, err = tx.Operation(id); err != nil {
+			return err
+		}
+		op.Status, op.EndedAt = rekey.OpFailed, r.Now().UTC()
+		op.Error = &rekey.OperationError{Code: appErr.Code, Message: appErr.Message}
+		return tx.PutOperation(op)
+	})
+	if err == nil {
+		r.logger.Info("operation failed", "operation_id", id, "kind", op.Kind, "code", appErr.Code)
+	}
+	return err
+}

@@ -1,0 +1,73 @@
+// Package server assembles rekey's HTTP handlers: health and readiness
+// probes, shared middleware (panic recovery, access log), and the API
+// dialects mounted beneath them.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// Readiness reports whether the server can serve; nil means ready.
+type Readiness func(ctx context.Context) error
+
+// Options configure New.
+type Options struct {
+	Logger *slog.Logger
+	Ready  Readiness
+	API    http.Handler // the dialect(s) behind everything but the probes
+	// BodyTimeout drops a request whose body makes no progress for this
+	// long; 0 means no limit.
+	BodyTimeout time.Duration
+}
+
+// New returns the management-plane handler: /healthz and /readyz
+// unauthenticated, everything else to the API.
+func New(o Options) http.Handler {
+	logger, ready := o.Logger, o.Ready
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, `{"status":"unavailable"}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, `{"status":"ready"}`)
+	})
+	mux.Handle("/", o.API)
+	return recoverPanics(logger, accessLog(logger, bodyTimeout(o.BodyTimeout, mux)))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(body + "\n"))
+}
+
+// TokenAuth authenticates management tokens against the hashes in the store.
+type TokenAuth struct{ Store rekey.Store }
+
+// Authenticate returns the principal whose token hash matches token.
+func (a TokenAuth) Authenticate(ctx context.Context, token string) (rekey.Principal, error) {
+	var p *rekey.Principal
+	err := a.Store.View(ctx, func(tx rekey.Tx) (err error) {
+		p, err = tx.PrincipalByToken(rekey.TokenHash(token))
+		return err
+	})
+	if rekey.ErrorCode(err) == rekey.NotFound {
+		return rekey.Principal{}, rekey.Errorf(rekey.Unauthorized, "The token is not valid.")
+	}
+	if err != nil {
+		return rekey.Principal{}, err
+	}
+	return *p, nil
+}
