@@ -16,7 +16,9 @@ import (
 func encode(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // nextLink carries '&'; clients read it verbatim
+	return enc.Encode(v)
 }
 
 // decode reads a JSON request body into v. The body must be one JSON

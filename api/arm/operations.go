@@ -45,9 +45,11 @@ func (a *api) pollingHeaders(w http.ResponseWriter, r *http.Request, op *rekey.O
 // Retry-After-Ms, which the Go SDK prefers, lets an instant operation
 // finish in milliseconds.
 func (a *api) retryHints(w http.ResponseWriter, op *rekey.Operation) {
-	left := max(op.NotBefore.Sub(a.now()), 0) + 5*time.Millisecond
+	left := max(op.NotBefore.Sub(a.now()), 0)
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))
-	w.Header().Set("Retry-After-Ms", strconv.FormatInt(left.Milliseconds(), 10))
+	// A few milliseconds more than the remaining time, so the runner has
+	// finished when the client looks.
+	w.Header().Set("Retry-After-Ms", strconv.FormatInt((left+5*time.Millisecond).Milliseconds(), 10))
 }
 
 // operation loads the operation named in r's path, checking that the URL's

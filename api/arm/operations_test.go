@@ -1,0 +1,58 @@
+package arm_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekey-dev/rekey/api/arm"
+)
+
+// TestFailedOperation: an endpoint deleted while its creation is still
+// running fails the create operation. The status resource says Failed with
+// an error, and the result URL answers the error the synchronous call
+// would have returned.
+func TestFailedOperation(t *testing.T) {
+	e := newEnv(t, func(c *arm.Config) { c.OperationDelay = 300 * time.Millisecond })
+	e.workspace("ws1")
+	ep := base + "/workspaces/ws1/onlineEndpoints/doomed"
+	created, _ := e.must(http.StatusCreated, "PUT", ep+av, `{"location":"eastus","properties":{"authMode":"Key"}}`)
+	_, body := e.must(http.StatusOK, "GET", strings.TrimPrefix(created.Header.Get("Azure-AsyncOperation"), e.srv.URL), "")
+	if !strings.Contains(string(body), `"status":"InProgress"`) {
+		t.Fatalf("status during the delay = %s, want InProgress", body)
+	}
+	deleted, _ := e.must(http.StatusAccepted, "DELETE", ep+av, "")
+	st := e.waitOp(created.Header.Get("Azure-AsyncOperation"))
+	if st["status"] != "Failed" || st["error"] == nil {
+		t.Fatalf("create status = %v, want Failed with an error", st)
+	}
+	resp, body := e.must(http.StatusOK, "GET", strings.TrimPrefix(created.Header.Get("Azure-AsyncOperation"), e.srv.URL), "")
+	golden(t, "operation_status_failed", resp, body)
+
+	// The create's result URL has the same id with mfeOperationResults.
+	result := strings.Replace(created.Header.Get("Azure-AsyncOperation"), "mfeOperationsStatus", "mfeOperationResults", 1)
+	resp, body = e.must(http.StatusConflict, "GET", strings.TrimPrefix(result, e.srv.URL), "")
+	golden(t, "operation_result_failed", resp, body)
+
+	if st := e.waitOp(deleted.Header.Get("Azure-AsyncOperation")); st["status"] != "Succeeded" {
+		t.Errorf("delete status = %v, want Succeeded", st)
+	}
+	e.must(http.StatusNotFound, "GET", ep+av, "")
+}
+
+// TestOperationResultWhileRunning: 202 with Location and a retry hint.
+func TestOperationResultWhileRunning(t *testing.T) {
+	e := newEnv(t, func(c *arm.Config) { c.OperationDelay = 2 * time.Second })
+	e.workspace("ws1")
+	e.must(http.StatusCreated, "PUT", base+"/workspaces/ws1/onlineEndpoints/ep"+av, `{"location":"eastus","properties":{"authMode":"Key"}}`)
+	resp, _ := e.must(http.StatusAccepted, "POST", base+"/workspaces/ws1/onlineEndpoints/ep/regenerateKeys"+av, `{"keyType":"Primary"}`)
+	res, _ := e.must(http.StatusAccepted, "GET", strings.TrimPrefix(resp.Header.Get("Location"), e.srv.URL), "")
+	if res.Header.Get("Location") == "" || res.Header.Get("Retry-After") != "2" || res.Header.Get("Retry-After-Ms") == "" {
+		t.Errorf("running result headers = Location %q, Retry-After %q, Retry-After-Ms %q; want a Location, 2 and a hint",
+			res.Header.Get("Location"), res.Header.Get("Retry-After"), res.Header.Get("Retry-After-Ms"))
+	}
+	// Another subscription cannot read the operation.
+	other := strings.Replace(strings.TrimPrefix(resp.Header.Get("Location"), e.srv.URL), sub, "00000000-0000-0000-0000-0000000000bb", 1)
+	e.must(http.StatusNotFound, "GET", other, "")
+}

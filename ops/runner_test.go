@@ -1,0 +1,129 @@
+package ops_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/ops"
+	"github.com/rekey-dev/rekey/store/sqlite"
+)
+
+var (
+	ws = rekey.WorkspaceID{Subscription: "00000000-0000-0000-0000-000000000001", ResourceGroup: "rg", Name: "ws1"}
+	ep = rekey.EndpointID{Workspace: ws, Name: "ep1"}
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func put(t *testing.T, s rekey.Store, fn func(tx rekey.Tx) error) {
+	t.Helper()
+	if err := s.Update(t.Context(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func op(t *testing.T, s rekey.Store, id string) *rekey.Operation {
+	t.Helper()
+	var o *rekey.Operation
+	if err := s.View(t.Context(), func(tx rekey.Tx) (err error) { o, err = tx.Operation(id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestRunnerFinishesAfterRestart: operations written by one process are
+// completed by the runner of the next, each kind doing its work.
+func TestRunnerFinishesAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rekey.db")
+	s := open(t, path)
+	now := time.Now().UTC()
+	gone := rekey.EndpointID{Workspace: ws, Name: "gone"}
+	put(t, s, func(tx rekey.Tx) error {
+		tx.PutWorkspace(&rekey.Workspace{ID: ws})
+		tx.PutEndpoint(&rekey.Endpoint{ID: ep, AuthMode: rekey.AuthKey, ProvisioningState: rekey.Creating})
+		tx.PutEndpoint(&rekey.Endpoint{ID: gone, AuthMode: rekey.AuthKey, ProvisioningState: rekey.Deleting})
+		for _, o := range []*rekey.Operation{
+			{ID: "create", Kind: rekey.OpCreateEndpoint, Resource: ep.String(), Status: rekey.OpInProgress, NotBefore: now},
+			{ID: "delete", Kind: rekey.OpDeleteEndpoint, Resource: gone.String(), Status: rekey.OpInProgress, NotBefore: now},
+			{ID: "regen-missing", Kind: rekey.OpRegenerateKeys, Resource: ws.String() + "/onlineEndpoints/never", Status: rekey.OpInProgress, NotBefore: now},
+			{ID: "later", Kind: rekey.OpRegenerateKeys, Resource: ep.String(), Status: rekey.OpInProgress, NotBefore: now.Add(time.Hour)},
+		} {
+			if err := tx.PutOperation(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.Close() // the "crash": nothing ran
+
+	s = open(t, path)
+	defer s.Close()
+	r := ops.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	n, err := r.RunDue(t.Context())
+	if err != nil || n != 3 {
+		t.Fatalf("RunDue() = %d, %v; want 3, nil", n, err)
+	}
+	if got := op(t, s, "create"); got.Status != rekey.OpSucceeded || got.EndedAt.IsZero() {
+		t.Errorf("create = %s (ended %v), want Succeeded with an end time", got.Status, got.EndedAt)
+	}
+	s.View(t.Context(), func(tx rekey.Tx) error {
+		e, err := tx.Endpoint(ep)
+		if err != nil || e.ProvisioningState != rekey.Succeeded {
+			t.Errorf("endpoint after create op = %v, %v; want Succeeded", e, err)
+		}
+		if _, err := tx.Endpoint(gone); rekey.ErrorCode(err) != rekey.NotFound {
+			t.Errorf("endpoint after delete op: err = %v, want NotFound", err)
+		}
+		return nil
+	})
+	if got := op(t, s, "delete"); got.Status != rekey.OpSucceeded {
+		t.Errorf("delete = %s, want Succeeded", got.Status)
+	}
+	if got := op(t, s, "regen-missing"); got.Status != rekey.OpFailed || got.Error == nil || got.Error.Code != rekey.NotFound {
+		t.Errorf("regen-missing = %s %+v, want Failed with NotFound", got.Status, got.Error)
+	}
+	if got := op(t, s, "later"); got.Status != rekey.OpInProgress {
+		t.Errorf("later = %s, want InProgress until it is due", got.Status)
+	}
+}
+
+// TestRunnerWakesAndStops: a started runner completes a due operation
+// when woken, and Stop returns.
+func TestRunnerWakesAndStops(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "rekey.db"))
+	defer s.Close()
+	r := ops.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Idle = time.Hour // only Wake can make it look
+	r.Start(context.Background())
+	time.Sleep(20 * time.Millisecond)
+	put(t, s, func(tx rekey.Tx) error {
+		tx.PutWorkspace(&rekey.Workspace{ID: ws})
+		tx.PutEndpoint(&rekey.Endpoint{ID: ep, AuthMode: rekey.AuthKey})
+		return tx.PutOperation(&rekey.Operation{ID: "w", Kind: rekey.OpRegenerateKeys, Resource: ep.String(), Status: rekey.OpInProgress, NotBefore: time.Now()})
+	})
+	r.Wake()
+	deadline := time.Now().Add(5 * time.Second)
+	for op(t, s, "w").Status != rekey.OpSucceeded {
+		if time.Now().After(deadline) {
+			t.Fatal("woken runner did not complete the operation within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		t.Errorf("Stop() = %v", err)
+	}
+}
