@@ -43,14 +43,14 @@ func (tokenAuth) Authenticate(_ context.Context, tok string) (rekey.Principal, e
 
 // env is an ARM API over a real SQLite store and operation runner.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	store  *sqlite.Store
 	runner *ops.Runner
 	kr     *rekey.Keyring
 }
 
-func newEnv(t *testing.T, mod ...func(*arm.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*arm.Config)) *env {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rekey.db"))
 	if err != nil {
@@ -160,7 +160,7 @@ var volatile = []struct {
 
 // golden compares a response (status, polling headers, indented body)
 // with testdata/name.golden, rewriting it under -update.
-func golden(t *testing.T, name string, resp *http.Response, body []byte) {
+func golden(t testing.TB, name string, resp *http.Response, body []byte) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString(strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode) + "\n")

@@ -101,48 +101,11 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 	if err := id.Validate(); err != nil {
 		return errWire(http.StatusBadRequest, "InvalidResourceName", rekey.ErrorMessage(err))
 	}
-	var in endpointIn
-	if err := decode(r, w, a.MaxBody, &in); err != nil {
-		return err
-	}
-	p := in.Properties
-	switch {
-	case in.Location == nil || strings.TrimSpace(*in.Location) == "":
-		return rekey.Errorf(rekey.Invalid, "The 'location' property is required for an online endpoint.")
-	case p == nil:
-		return rekey.Errorf(rekey.Invalid, "The 'properties' object is required for an online endpoint.")
-	case p.AuthMode == nil:
-		return rekey.Errorf(rekey.Invalid, "The property 'properties.authMode' is required. Allowed values: Key, AMLToken, AADToken.")
-	}
-	mode, err := rekey.ParseAuthMode(*p.AuthMode)
+	put, err := a.readEndpointPut(w, r)
 	if err != nil {
 		return err
 	}
-	if err := validateTags(in.Tags); err != nil {
-		return err
-	}
-	sku, err := skuIn(in.SKU)
-	if err != nil {
-		return err
-	}
-	var given rekey.KeyPair
-	if p.Keys != nil {
-		for _, k := range []struct {
-			field string
-			v     *string
-			slot  rekey.Slot
-		}{{"properties.keys.primaryKey", p.Keys.PrimaryKey, rekey.Primary}, {"properties.keys.secondaryKey", p.Keys.SecondaryKey, rekey.Secondary}} {
-			if k.v != nil && *k.v != "" {
-				if err := rekey.ValidateKeyValue(k.field, *k.v); err != nil {
-					return err
-				}
-				given.Set(k.slot, *k.v)
-			}
-		}
-		if given.Primary != "" && given.Primary == given.Secondary {
-			return rekey.Errorf(rekey.Invalid, "properties.keys.primaryKey and secondaryKey must differ, or rotation could not replace one without the other.")
-		}
-	}
+	in, p, mode, sku, given := put.in, put.in.Properties, put.mode, put.sku, put.keys
 	who := rekey.PrincipalFrom(r.Context())
 	var (
 		out     *rekey.Endpoint
@@ -227,6 +190,62 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	return encode(w, status, a.endpointOut(out, who.Type))
+}
+
+// endpointPut is a decoded and checked createOrUpdate body.
+type endpointPut struct {
+	in   endpointIn
+	mode rekey.AuthMode
+	sku  *rekey.SKU
+	keys rekey.KeyPair // caller-chosen initial keys; "" where none
+}
+
+// readEndpointPut decodes a createOrUpdate body and applies the checks
+// that need no stored state.
+func (a *api) readEndpointPut(w http.ResponseWriter, r *http.Request) (*endpointPut, error) {
+	var in endpointIn
+	if err := decode(r, w, a.MaxBody, &in); err != nil {
+		return nil, err
+	}
+	p := in.Properties
+	switch {
+	case in.Location == nil || strings.TrimSpace(*in.Location) == "":
+		return nil, rekey.Errorf(rekey.Invalid, "The 'location' property is required for an online endpoint.")
+	case p == nil:
+		return nil, rekey.Errorf(rekey.Invalid, "The 'properties' object is required for an online endpoint.")
+	case p.AuthMode == nil:
+		return nil, rekey.Errorf(rekey.Invalid, "The property 'properties.authMode' is required. Allowed values: Key, AMLToken, AADToken.")
+	}
+	mode, err := rekey.ParseAuthMode(*p.AuthMode)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return nil, err
+	}
+	sku, err := skuIn(in.SKU)
+	if err != nil {
+		return nil, err
+	}
+	var given rekey.KeyPair
+	if p.Keys != nil {
+		for _, k := range []struct {
+			field string
+			v     *string
+			slot  rekey.Slot
+		}{{"properties.keys.primaryKey", p.Keys.PrimaryKey, rekey.Primary}, {"properties.keys.secondaryKey", p.Keys.SecondaryKey, rekey.Secondary}} {
+			if k.v != nil && *k.v != "" {
+				if err := rekey.ValidateKeyValue(k.field, *k.v); err != nil {
+					return nil, err
+				}
+				given.Set(k.slot, *k.v)
+			}
+		}
+		if given.Primary != "" && given.Primary == given.Secondary {
+			return nil, rekey.Errorf(rekey.Invalid, "properties.keys.primaryKey and secondaryKey must differ, or rotation could not replace one without the other.")
+		}
+	}
+	return &endpointPut{in: in, mode: mode, sku: sku, keys: given}, nil
 }
 
 // mergeProperties applies Azure's rule for properties.properties: entries

@@ -55,17 +55,7 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	var in struct {
-		KeyType  *string `json:"keyType"`
-		KeyValue *string `json:"keyValue"`
-	}
-	if err := decode(r, w, a.MaxBody, &in); err != nil {
-		return err
-	}
-	if in.KeyType == nil {
-		return rekey.Errorf(rekey.Invalid, "The property 'keyType' is required. Allowed values: Primary, Secondary.")
-	}
-	slot, err := rekey.ParseSlot(*in.KeyType)
+	slot, keyValue, err := a.readRegenerate(w, r)
 	if err != nil {
 		return err
 	}
@@ -82,7 +72,7 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		next, err := a.nextKey(stored, slot, in.KeyValue)
+		next, err := a.nextKey(stored, slot, keyValue)
 		if err != nil {
 			return err
 		}
@@ -101,6 +91,23 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 	a.pollingHeaders(w, r, op, true)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
+}
+
+// readRegenerate decodes a regenerateKeys body: the slot, and keyValue
+// (nil when absent).
+func (a *api) readRegenerate(w http.ResponseWriter, r *http.Request) (rekey.Slot, *string, error) {
+	var in struct {
+		KeyType  *string `json:"keyType"`
+		KeyValue *string `json:"keyValue"`
+	}
+	if err := decode(r, w, a.MaxBody, &in); err != nil {
+		return "", nil, err
+	}
+	if in.KeyType == nil {
+		return "", nil, rekey.Errorf(rekey.Invalid, "The property 'keyType' is required. Allowed values: Primary, Secondary.")
+	}
+	slot, err := rekey.ParseSlot(*in.KeyType)
+	return slot, in.KeyValue, err
 }
 
 // nextKey decides the new value of slot. Comparisons use digests, so the

@@ -1,0 +1,129 @@
+package rekey_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+func keyring(t testing.TB, b byte) *rekey.Keyring {
+	t.Helper()
+	k, err := rekey.NewKeyring(bytes.Repeat([]byte{b}, rekey.MasterKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestSealOpen(t *testing.T) {
+	k := keyring(t, 1)
+	const res, key = "/subscriptions/s/x", "the-key-value-1234567890"
+	sealed := k.Seal(res, rekey.Primary, key)
+	if bytes.Contains(sealed, []byte(key)) {
+		t.Fatalf("Seal output contains the plaintext")
+	}
+	if got, err := k.Open(res, rekey.Primary, sealed); err != nil || got != key {
+		t.Fatalf("Open(Seal(key)) = %q, %v; want the key", got, err)
+	}
+	if bytes.Equal(sealed, k.Seal(res, rekey.Primary, key)) {
+		t.Errorf("two seals of one key are equal; want a fresh nonce each time")
+	}
+	tampered := bytes.Clone(sealed)
+	tampered[len(tampered)-1] ^= 1
+	for name, open := range map[string]func() (string, error){
+		"other slot":       func() (string, error) { return k.Open(res, rekey.Secondary, sealed) },
+		"other resource":   func() (string, error) { return k.Open(res+"2", rekey.Primary, sealed) },
+		"other master key": func() (string, error) { return keyring(t, 2).Open(res, rekey.Primary, sealed) },
+		"tampered":         func() (string, error) { return k.Open(res, rekey.Primary, tampered) },
+		"truncated":        func() (string, error) { return k.Open(res, rekey.Primary, sealed[:5]) },
+	} {
+		if _, err := open(); err != rekey.ErrSealBroken {
+			t.Errorf("Open(%s) error = %v, want ErrSealBroken", name, err)
+		}
+	}
+}
+
+func TestDigest(t *testing.T) {
+	k := keyring(t, 1)
+	if !k.Digest("a").Equal(k.Digest("a")) || k.Digest("a").Equal(k.Digest("b")) {
+		t.Errorf("Digest is not a function of the key alone")
+	}
+	if k.Digest("a").Equal(keyring(t, 2).Digest("a")) {
+		t.Errorf("Digest does not depend on the master key")
+	}
+}
+
+func TestNewKeyringRejectsShortKey(t *testing.T) {
+	if _, err := rekey.NewKeyring(make([]byte, 16)); err == nil {
+		t.Errorf("NewKeyring(16 bytes) = nil error, want one")
+	}
+}
+
+func TestTokens(t *testing.T) {
+	k := keyring(t, 1)
+	now := time.Unix(1_700_000_000, 0)
+	tok := k.IssueToken("endpoint-uid", now)
+	if got, err := k.VerifyToken(tok.Value, now.Add(time.Minute)); err != nil || got != "endpoint-uid" {
+		t.Fatalf("VerifyToken(fresh) = %q, %v; want endpoint-uid", got, err)
+	}
+	if !tok.Expires.Equal(now.Add(rekey.TokenLifetime)) || !tok.RefreshAfter.Equal(now.Add(rekey.TokenLifetime/2)) {
+		t.Errorf("token times = %v, %v", tok.Expires, tok.RefreshAfter)
+	}
+	dot := strings.LastIndex(tok.Value, ".")
+	for name, tc := range map[string]struct {
+		token string
+		at    time.Time
+		k     *rekey.Keyring
+	}{
+		"expired":         {tok.Value, now.Add(rekey.TokenLifetime), k},
+		"other keyring":   {tok.Value, now, keyring(t, 2)},
+		"tampered claims": {tok.Value[:5] + "x" + tok.Value[6:], now, k},
+		"no signature":    {tok.Value[:dot], now, k},
+		"garbage":         {"Bearer xyz", now, k},
+		"empty":           {"", now, k},
+	} {
+		if _, err := tc.k.VerifyToken(tc.token, tc.at); rekey.ErrorCode(err) != rekey.Unauthorized {
+			t.Errorf("VerifyToken(%s) error = %v, want Unauthorized", name, err)
+		}
+	}
+}
+
+func TestNewKeyIsRandom(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		k := rekey.NewKey()
+		if len(k) != 43 || seen[k] {
+			t.Fatalf("NewKey() = %d chars (repeat %v), want 43 fresh", len(k), seen[k])
+		}
+		if err := rekey.ValidateKeyValue("k", k); err != nil {
+			t.Fatalf("generated key fails ValidateKeyValue: %v", err)
+		}
+		seen[k] = true
+	}
+}
+
+func TestValidateKeyValue(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{strings.Repeat("a", 16), true},
+		{strings.Repeat("~", 256), true},
+		{strings.Repeat("a", 15), false},
+		{strings.Repeat("a", 257), false},
+		{"abcdefgh ijklmnop", false},
+		{"abcdefgh\tijklmnop", false},
+		{"abcdefghéijklmnop", false},
+	} {
+		err := rekey.ValidateKeyValue("keyValue", tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateKeyValue(%q) = %v, want ok=%v", tt.in, err, tt.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), tt.in) {
+			t.Errorf("ValidateKeyValue error repeats the value: %v", err)
+		}
+	}
+}
