@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -211,10 +210,4 @@ func progressWriter(w io.Writer) io.Writer {
 		}
 	}
 	return nil
-}
-
-// isNotFound reports an ARM 404.
-func isNotFound(err error) bool {
-	var ae *apiError
-	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +27,26 @@ type testServer struct {
 	DataDir string
 	Token   string
 	CAPool  *x509.CertPool
+	Logs    *syncBuffer // everything the server wrote to stderr
 	stop    func()
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // env builds a getenv from pairs, isolating tests from the machine's
@@ -49,8 +70,9 @@ func startServer(t testing.TB, dataDir string, extraArgs ...string) *testServer 
 	pr, pw := io.Pipe()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dataDir}, extraArgs...)
 	done := make(chan error, 1)
+	logs := &syncBuffer{}
 	go func() {
-		done <- run(ctx, args, envOf(), nil, pw, io.Discard)
+		done <- run(ctx, args, envOf(), nil, pw, logs)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -66,17 +88,20 @@ func startServer(t testing.TB, dataDir string, extraArgs ...string) *testServer 
 		cancel()
 		t.Fatalf("serve did not start: %v", <-done)
 	}
-	s := &testServer{URL: url, DataDir: dataDir}
+	s := &testServer{URL: url, DataDir: dataDir, Logs: logs}
+	var once sync.Once
 	s.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v after shutdown, want nil", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve returned %v after shutdown, want nil", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("serve did not shut down within 20s")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("serve did not shut down within 20s")
-		}
+		})
 	}
 	t.Cleanup(s.stop)
 	token, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
@@ -134,4 +159,10 @@ func (s *testServer) armOptions() *arm.ClientOptions {
 		},
 		DisableRPRegistration: true,
 	}
+}
+
+func x509Pool(pem []byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(pem)
+	return p
 }

@@ -117,7 +117,7 @@ func testWorkspaces(t *testing.T, s rekey.Store) {
 			t.Errorf("Workspaces(rg1, all) = %d, %d items, want 2, 3", len(rg1), len(all))
 		}
 		other, err := tx.Workspaces("00000000-0000-0000-0000-000000000002", "")
-		if len(other) != 0 {
+		if err != nil || len(other) != 0 {
 			t.Errorf("Workspaces(other subscription) = %d items, want 0", len(other))
 		}
 		_, err = tx.Workspace(wsID("rg1", "nope"))

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func goldenText(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		os.WriteFile(path, []byte(got), 0o644)
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/rekey -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (-update to accept):\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+// cli runs the rekey command line in-process.
+func cli(t *testing.T, getenv func(string) string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err = run(context.Background(), args, getenv, nil, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	out, _, err := cli(t, envOf(), "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenText(t, "help", out)
+	if _, _, err := cli(t, envOf(), "frobnicate"); !errors.Is(err, errUsage) || exitCode(err) != 2 {
+		t.Errorf("unknown command error = %v (exit %d), want a usage error, exit 2", err, exitCode(err))
+	}
+	_, stderr, err := cli(t, envOf(), "serve", "-h")
+	if err != nil || !strings.Contains(stderr, "--operation-delay") && !strings.Contains(stderr, "-operation-delay") || !strings.Contains(stderr, "Examples:") {
+		t.Errorf("serve -h = %v, stderr %q; want flags and examples", err, stderr)
+	}
+	_, stderr, err = cli(t, envOf(), "keys", "regenerate", "-h")
+	if err != nil || !strings.Contains(stderr, "-key-type") {
+		t.Errorf("keys regenerate -h = %v, %q; want its flags", err, stderr)
+	}
+	out, _, _ = cli(t, envOf(), "version")
+	if !strings.HasPrefix(out, "rekey ") {
+		t.Errorf("version = %q", out)
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	for _, tt := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--listen", "nonsense"}, "--listen"},
+		{nil, []string{"--tls-cert", "x.pem"}, "--tls-key"},
+		{nil, []string{"--operation-delay", "-1s"}, "--operation-delay"},
+		{nil, []string{"--gateway-url", "ftp://x"}, "--gateway-url"},
+		{nil, []string{"--log-format", "xml"}, "--log-format"},
+		{[]string{"REKEY_OPERATION_DELAY", "soon"}, nil, "REKEY_OPERATION_DELAY"},
+		{[]string{"REKEY_INSECURE_HTTP", "maybe"}, nil, "REKEY_INSECURE_HTTP"},
+		{[]string{"REKEY_MASTER_KEY", "c2hvcnQ="}, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0"}, "REKEY_MASTER_KEY"},
+	} {
+		_, _, err := cli(t, envOf(tt.env...), append([]string{"serve"}, tt.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("serve %v %v = %v, want an error naming %s", tt.env, tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestCLIAgainstServer drives a running server with the CLI, as the README
+// quickstart does.
+func TestCLIAgainstServer(t *testing.T) {
+	s := startServer(t, "")
+	env := envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir, "REKEY_RESOURCE_GROUP", "cli")
+	step := func(golden string, args ...string) string {
+		t.Helper()
+		out, stderr, err := cli(t, env, args...)
+		if err != nil {
+			t.Fatalf("rekey %v: %v\n%s", args, err, stderr)
+		}
+		if golden != "" {
+			goldenText(t, golden, out)
+		}
+		return out
+	}
+	step("cli_workspace_create", "workspace", "create", "--name", "ws1", "--location", "westeurope")
+	step("cli_endpoint_create", "endpoint", "create", "--workspace", "ws1", "--name", "my-endpoint")
+	step("", "endpoint", "create", "--workspace", "ws1", "--name", "tok-endpoint", "--auth-mode", "AMLToken")
+	step("cli_endpoint_list", "endpoint", "list", "--workspace", "ws1")
+
+	var before struct{ PrimaryKey, SecondaryKey string }
+	json.Unmarshal([]byte(step("", "keys", "list", "--workspace", "ws1", "--endpoint", "my-endpoint", "--output", "json")), &before)
+	if before.PrimaryKey == "" || before.SecondaryKey == "" {
+		t.Fatalf("keys list --output json gave no keys")
+	}
+	step("cli_keys_regenerate", "keys", "regenerate", "--workspace", "ws1", "--endpoint", "my-endpoint", "--key-type", "primary")
+	var after struct{ PrimaryKey, SecondaryKey string }
+	json.Unmarshal([]byte(step("", "keys", "list", "--workspace", "ws1", "--endpoint", "my-endpoint", "--output", "json")), &after)
+	if after.PrimaryKey == before.PrimaryKey || after.SecondaryKey != before.SecondaryKey {
+		t.Errorf("after keys regenerate --key-type primary: primary changed %v, secondary kept %v; want true, true",
+			after.PrimaryKey != before.PrimaryKey, after.SecondaryKey == before.SecondaryKey)
+	}
+	table := step("", "keys", "list", "--workspace", "ws1", "--endpoint", "my-endpoint")
+	if !strings.Contains(table, after.PrimaryKey) || !strings.HasPrefix(table, "SLOT") {
+		t.Errorf("keys list table = %q", table)
+	}
+	step("", "keys", "regenerate", "--workspace", "ws1", "--endpoint", "my-endpoint", "--key-type", "Secondary", "--key-value", "cli-chosen-secondary-key-01")
+	json.Unmarshal([]byte(step("", "keys", "list", "--workspace", "ws1", "--endpoint", "my-endpoint", "--output", "json")), &after)
+	if after.SecondaryKey != "cli-chosen-secondary-key-01" {
+		t.Errorf("secondary after --key-value is not the chosen value")
+	}
+	if out := step("", "token", "get", "--workspace", "ws1", "--endpoint", "tok-endpoint", "--output", "json"); !strings.Contains(out, `"accessToken"`) {
+		t.Errorf("token get = %q", out)
+	}
+
+	// Server errors come back as readable messages.
+	_, _, err := cli(t, env, "keys", "regenerate", "--workspace", "ws1", "--endpoint", "my-endpoint", "--key-type", "primary", "--key-value", "short")
+	if err == nil || !strings.Contains(err.Error(), "BadArgument") || !strings.Contains(err.Error(), "16 to 256") {
+		t.Errorf("regenerate with a short key = %v, want the server's BadArgument message", err)
+	}
+	if _, _, err := cli(t, env, "keys", "regenerate", "--workspace", "ws1", "--endpoint", "my-endpoint", "--key-type", "tertiary"); !errors.Is(err, errUsage) {
+		t.Errorf("--key-type tertiary = %v, want a usage error", err)
+	}
+	if _, _, err := cli(t, env, "endpoint", "show", "--workspace", "ws1"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--name") {
+		t.Errorf("endpoint show without --name = %v, want a usage error naming --name", err)
+	}
+	if _, _, err := cli(t, envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir, "REKEY_TOKEN", "wrong-token-xxxxxxxx"), "workspace", "list"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("wrong token = %v, want a 401", err)
+	}
+
+	step("cli_endpoint_delete", "endpoint", "delete", "--workspace", "ws1", "--name", "my-endpoint")
+	step("cli_endpoint_delete_again", "endpoint", "delete", "--workspace", "ws1", "--name", "my-endpoint")
+	step("cli_workspace_delete", "workspace", "delete", "--name", "ws1")
+}
