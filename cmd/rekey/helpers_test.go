@@ -63,6 +63,12 @@ func envOf(kv ...string) func(string) string {
 // directory (or dataDir, when given) and waits until it is ready.
 func startServer(t testing.TB, dataDir string, extraArgs ...string) *testServer {
 	t.Helper()
+	return startServerEnv(t, envOf(), dataDir, extraArgs...)
+}
+
+// startServerEnv is startServer with an environment.
+func startServerEnv(t testing.TB, getenv func(string) string, dataDir string, extraArgs ...string) *testServer {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
@@ -72,7 +78,7 @@ func startServer(t testing.TB, dataDir string, extraArgs ...string) *testServer 
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
-		done <- run(ctx, args, envOf(), nil, pw, logs)
+		done <- run(ctx, args, getenv, nil, pw, logs)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -104,13 +110,22 @@ func startServer(t testing.TB, dataDir string, extraArgs ...string) *testServer 
 		})
 	}
 	t.Cleanup(s.stop)
-	token, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-	if err != nil {
-		t.Fatal(err)
+	if s.Token = getenv("REKEY_ADMIN_TOKEN"); s.Token == "" {
+		token, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Token = strings.TrimSpace(string(token))
 	}
-	s.Token = strings.TrimSpace(string(token))
-	if strings.HasPrefix(url, "https://") {
-		pem, err := os.ReadFile(filepath.Join(dataDir, "ca.pem"))
+	if caFile := filepath.Join(dataDir, "ca.pem"); strings.HasPrefix(url, "https://") && getenv("TEST_CA") != "" {
+		caFile = getenv("TEST_CA")
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.CAPool = x509Pool(pem)
+	} else if strings.HasPrefix(url, "https://") {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			t.Fatal(err)
 		}
