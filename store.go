@@ -46,11 +46,23 @@ type Tx interface {
 	// Endpoints lists a workspace's endpoints in creation order.
 	Endpoints(ws WorkspaceID) ([]*Endpoint, error)
 
-	// Keys returns the stored keys of a resource Key(), in slot order.
+	Account(id AccountID) (*Account, error)
+	// PutAccount creates or replaces a and reports whether it was created.
+	PutAccount(a *Account) (created bool, err error)
+	// DeleteAccount removes the account and both of its key sets.
+	DeleteAccount(id AccountID) error
+	// Accounts lists accounts of a subscription, and of one resource group
+	// when rg is not "", ordered by group and case-folded name.
+	Accounts(subscription, rg string) ([]*Account, error)
+
+	// Keys returns the stored keys of an owner (a resource Key(), or a
+	// key set such as AccountID.EndpointKeys()), in slot order.
 	Keys(resource string) ([]StoredKey, error)
 	// PutKey sets one slot, raising its version by one, and returns the
 	// new version.
 	PutKey(k StoredKey) (version int64, err error)
+	// KeysByDigest returns every stored key with digest d (normally one).
+	KeysByDigest(d Digest) ([]StoredKey, error)
 
 	Operation(id string) (*Operation, error)
 	// PutOperation inserts op or replaces the one with its ID.

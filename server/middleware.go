@@ -41,10 +41,19 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 			return
 		}
 		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", w.Header().Get("x-ms-request-id")),
+			slog.String("request_id", requestID(w.Header())),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	})
+}
+
+// requestID is the id a dialect gave the response: ARM's x-ms-request-id
+// or QnA Maker's apim-request-id.
+func requestID(h http.Header) string {
+	if id := h.Get("x-ms-request-id"); id != "" {
+		return id
+	}
+	return h.Get("apim-request-id")
 }
 
 // recoverPanics turns a handler panic into a logged 500 instead of a

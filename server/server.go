@@ -19,7 +19,11 @@ type Readiness func(ctx context.Context) error
 type Options struct {
 	Logger *slog.Logger
 	Ready  Readiness
-	API    http.Handler // the dialect(s) behind everything but the probes
+	API    http.Handler // the ARM dialect: everything but the probes and QnA
+	// QnA serves the QnA Maker authoring API; IsQnA tells its paths. Both
+	// nil when not served.
+	QnA   http.Handler
+	IsQnA func(path string) bool
 	// BodyTimeout drops a request whose body makes no progress for this
 	// long; 0 means no limit.
 	BodyTimeout time.Duration
@@ -43,7 +47,17 @@ func New(o Options) http.Handler {
 		writeJSON(w, http.StatusOK, `{"status":"ready"}`)
 	})
 	mux.Handle("/", o.API)
-	return recoverPanics(logger, accessLog(logger, bodyTimeout(o.BodyTimeout, mux)))
+	// QnA clients build {endpoint}/qnamaker/... from an endpoint ending in
+	// '/', so their paths start with "//". ServeMux would redirect those,
+	// so QnA paths are routed before it.
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.QnA != nil && o.IsQnA(r.URL.Path) {
+			o.QnA.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return recoverPanics(logger, accessLog(logger, bodyTimeout(o.BodyTimeout, root)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {

@@ -61,3 +61,10 @@ func validDate(s string) bool {
 	_, err := time.Parse("2006-01-02", s)
 	return err == nil
 }
+
+// Published Microsoft.CognitiveServices api-versions whose accounts,
+// listKeys and regenerateKey shapes rekey serves (CONTRACT.md §8).
+var accountVersions = []string{
+	"2016-02-01-preview", "2017-04-18", "2021-04-30", "2021-10-01", "2022-03-01",
+	"2022-10-01", "2022-12-01", "2023-05-01", "2024-10-01", "2025-06-01",
+}

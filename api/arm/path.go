@@ -11,6 +11,7 @@ func init() {
 		"subscriptions", "resourceGroups", "providers", "Microsoft.MachineLearningServices",
 		"workspaces", "onlineEndpoints", "listKeys", "regenerateKeys", "token",
 		"locations", "mfeOperationsStatus", "mfeOperationResults",
+		"Microsoft.CognitiveServices", "accounts", "regenerateKey",
 	} {
 		keywords[strings.ToLower(k)] = k
 	}

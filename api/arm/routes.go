@@ -38,6 +38,17 @@ func (a *api) addRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+loc+"/mfeOperationsStatus/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationsStatus", workspaceVersions, a.handleOperationStatus))
 	mux.Handle("GET "+loc+"/mfeOperationResults/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationResults", workspaceVersions, a.handleOperationResult))
 
+	const cs = "/providers/Microsoft.CognitiveServices/accounts"
+	csT := rekey.TypeAccount
+	mux.Handle("GET "+sub+cs, a.h(csT, accountVersions, a.handleAccountList))
+	mux.Handle("GET "+sub+"/resourceGroups/{resourceGroupName}"+cs, a.h(csT, accountVersions, a.handleAccountList))
+	mux.Handle("PUT "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountPut))
+	mux.Handle("PATCH "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountPatch))
+	mux.Handle("GET "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountGet))
+	mux.Handle("DELETE "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountDelete))
+	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/listKeys", a.h(csT, accountVersions, a.handleAccountListKeys))
+	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/regenerateKey", a.h(csT, accountVersions, a.handleAccountRegenerateKey))
+
 	mux.Handle("/", handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, r)
 	}))
@@ -59,5 +70,5 @@ func noRoute(mux *http.ServeMux, r *http.Request) error {
 			"The method '"+r.Method+"' is not allowed on this resource. Allowed methods: "+strings.Join(allowed, ", ")+".")
 	}
 	return errWire(http.StatusNotFound, "NotFound",
-		"No API matches '"+r.Method+" "+clipHeader(r.URL.Path)+"'. rekey serves Microsoft.MachineLearningServices workspaces and onlineEndpoints under /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/.")
+		"No API matches '"+r.Method+" "+clipHeader(r.URL.Path)+"'. rekey serves Microsoft.MachineLearningServices workspaces and onlineEndpoints, and Microsoft.CognitiveServices accounts, under /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/.")
 }

@@ -25,6 +25,9 @@ type serveConfig struct {
 	IdleTimeout       time.Duration
 	MaxBody           int64
 	LogFormat         string
+	QnAInstalled      string
+	QnALastStable     string
+	QnALanguage       string
 }
 
 // env looks up a variable through the injected getenv.
@@ -87,6 +90,9 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 		maxBody = n
 	}
 	fs.Int64Var(&c.MaxBody, "max-body", maxBody, "largest request body in `bytes` (REKEY_MAX_BODY)")
+	fs.StringVar(&c.QnAInstalled, "qna-installed-version", e.str("REKEY_QNA_INSTALLED_VERSION", "4.0.5"), "QnA runtime `version` reported as installedVersion (REKEY_QNA_INSTALLED_VERSION)")
+	fs.StringVar(&c.QnALastStable, "qna-last-stable-version", e.str("REKEY_QNA_LAST_STABLE_VERSION", "4.0.6"), "QnA runtime `version` reported as lastStableVersion (REKEY_QNA_LAST_STABLE_VERSION)")
+	fs.StringVar(&c.QnALanguage, "qna-language", e.str("REKEY_QNA_LANGUAGE", "English"), "`language` reported for QnAMaker accounts without a qnaLanguage tag (REKEY_QNA_LANGUAGE)")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {

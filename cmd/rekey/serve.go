@@ -16,6 +16,7 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/api/arm"
+	"github.com/rekey-dev/rekey/api/qna"
 	"github.com/rekey-dev/rekey/localca"
 	"github.com/rekey-dev/rekey/ops"
 	"github.com/rekey-dev/rekey/server"
@@ -25,8 +26,10 @@ import (
 const serveHelp = `Usage: rekey serve [flags]
 
 Runs the management API: Azure Resource Manager's dialect for
-Microsoft.MachineLearningServices workspaces and online endpoints, on
-HTTPS with a local CA created in the data directory on first start.
+Microsoft.MachineLearningServices workspaces and online endpoints and
+Microsoft.CognitiveServices accounts, and the QnA Maker authoring API
+(/qnamaker/v4.0, v5.0-preview.1, v5.0-preview.2), on HTTPS with a local
+CA created in the data directory on first start.
 
 Examples:
   rekey serve
@@ -97,8 +100,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		OperationDelay: cfg.OperationDelay, LooseAPIVersion: cfg.LooseAPIVersion,
 		GatewayURL: cfg.GatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody,
 	})
+	qnaAPI := qna.New(qna.Config{
+		Store: store, Keyring: keyring, Logger: logger,
+		InstalledVersion: cfg.QnAInstalled, LastStableVersion: cfg.QnALastStable, Language: cfg.QnALanguage,
+	})
 	srv := &http.Server{
-		Handler:           server.New(server.Options{Logger: logger, Ready: store.Ready, API: api, BodyTimeout: cfg.BodyTimeout}),
+		Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: api, QnA: qnaAPI, IsQnA: qna.IsPath,
+			BodyTimeout: cfg.BodyTimeout}),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -56,6 +56,12 @@ func listDocs[T any](t *txn, q string, args ...any) ([]*T, error) {
 	return out, rows.Err()
 }
 
+// marshal encodes a document for the doc column.
+func marshal(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
 func (t *txn) exists(q string, args ...any) (bool, error) {
 	var n int
 	err := t.tx.QueryRowContext(t.ctx, q, args...).Scan(&n)
@@ -72,7 +78,7 @@ func workspaceNotFound(id rekey.WorkspaceID) *rekey.Error {
 }
 
 func (t *txn) PutWorkspace(w *rekey.Workspace) (bool, error) {
-	doc, err := json.Marshal(w)
+	doc, err := marshal(w)
 	if err != nil {
 		return false, err
 	}
@@ -82,7 +88,7 @@ func (t *txn) PutWorkspace(w *rekey.Workspace) (bool, error) {
 	}
 	_, err = t.exec(`INSERT INTO workspaces (key, subscription, resource_group, name_lower, doc) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
-		w.ID.Key(), strings.ToLower(w.ID.Subscription), strings.ToLower(w.ID.ResourceGroup), strings.ToLower(w.ID.Name), string(doc))
+		w.ID.Key(), strings.ToLower(w.ID.Subscription), strings.ToLower(w.ID.ResourceGroup), strings.ToLower(w.ID.Name), doc)
 	return !existed, err
 }
 
@@ -135,14 +141,14 @@ func (t *txn) PutEndpoint(e *rekey.Endpoint) (bool, error) {
 	case owner != e.ID.Key():
 		return false, rekey.Errorf(rekey.Conflict, "An online endpoint named '%s' already exists on this server in another workspace. Endpoint names are unique per region; choose another name.", e.ID.Name)
 	}
-	doc, err := json.Marshal(e)
+	doc, err := marshal(e)
 	if err != nil {
 		return false, err
 	}
 	_, err = t.exec(`INSERT INTO endpoints (key, workspace_key, name_lower, seq, doc)
 		VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM endpoints), ?)
 		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
-		e.ID.Key(), e.ID.Workspace.Key(), strings.ToLower(e.ID.Name), string(doc))
+		e.ID.Key(), e.ID.Workspace.Key(), strings.ToLower(e.ID.Name), doc)
 	return owner == "", err
 }
 
@@ -165,17 +171,25 @@ func (t *txn) Endpoints(ws rekey.WorkspaceID) ([]*rekey.Endpoint, error) {
 }
 
 func (t *txn) Keys(resource string) ([]rekey.StoredKey, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT slot, ciphertext, digest, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
+	return t.keys(`SELECT resource, slot, ciphertext, digest, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
+}
+
+func (t *txn) KeysByDigest(d rekey.Digest) ([]rekey.StoredKey, error) {
+	return t.keys(`SELECT resource, slot, ciphertext, digest, version, updated_at FROM keys WHERE digest = ? ORDER BY resource, slot`, d[:])
+}
+
+func (t *txn) keys(q string, args ...any) ([]rekey.StoredKey, error) {
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []rekey.StoredKey
 	for rows.Next() {
-		k := rekey.StoredKey{Resource: resource}
+		var k rekey.StoredKey
 		var digest []byte
 		var updated int64
-		if err := rows.Scan(&k.Slot, &k.Ciphertext, &digest, &k.Version, &updated); err != nil {
+		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &k.Version, &updated); err != nil {
 			return nil, err
 		}
 		copy(k.Digest[:], digest)
@@ -200,13 +214,13 @@ func (t *txn) Operation(id string) (*rekey.Operation, error) {
 }
 
 func (t *txn) PutOperation(op *rekey.Operation) error {
-	doc, err := json.Marshal(op)
+	doc, err := marshal(op)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, doc) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, doc = excluded.doc`,
-		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), string(doc))
+		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), doc)
 	return err
 }
 
@@ -230,11 +244,11 @@ func (t *txn) PrincipalByToken(h [32]byte) (*rekey.Principal, error) {
 }
 
 func (t *txn) PutPrincipal(p *rekey.Principal, h [32]byte) error {
-	doc, err := json.Marshal(p)
+	doc, err := marshal(p)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO principals (id, token_hash, doc) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, doc = excluded.doc`, p.ID, h[:], string(doc))
+		ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, doc = excluded.doc`, p.ID, h[:], doc)
 	return err
 }

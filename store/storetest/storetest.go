@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"UpdateRollsBack", testRollback},
 		{"Operations", testOperations},
 		{"Principals", testPrincipals},
+		{"Accounts", testAccounts},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready() = %v, want nil", err)
@@ -406,4 +407,73 @@ func testPrincipals(t *testing.T, s rekey.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func testAccounts(t *testing.T, s rekey.Store) {
+	id := rekey.AccountID{Subscription: sub, ResourceGroup: "RG", Name: "QnA-1"}
+	a := &rekey.Account{ID: id, UID: "u1", Location: "westus", Kind: rekey.KindQnAMaker, SKU: &rekey.SKU{Name: "S0"},
+		QnARuntimeEndpoint: "http://127.0.0.1:9000", APIProperties: map[string]any{"statisticsEnabled": true}}
+	var created bool
+	mustUpdate(t, s, func(tx rekey.Tx) (err error) { created, err = tx.PutAccount(a); return err })
+	if !created {
+		t.Errorf("PutAccount(new) created = false")
+	}
+	a.ActiveLearning = true
+	mustUpdate(t, s, func(tx rekey.Tx) (err error) { created, err = tx.PutAccount(a); return err })
+	if created {
+		t.Errorf("PutAccount(existing) created = true")
+	}
+	other := &rekey.Account{ID: rekey.AccountID{Subscription: sub, ResourceGroup: "rg2", Name: "face"}, Kind: "Face"}
+	mustUpdate(t, s, func(tx rekey.Tx) (err error) { _, err = tx.PutAccount(other); return err })
+	k1 := rekey.StoredKey{Resource: id.SubscriptionKeys(), Slot: rekey.Primary, Ciphertext: []byte{1}, Digest: rekey.Digest{9, 1}, UpdatedAt: time.Now()}
+	e1 := rekey.StoredKey{Resource: id.EndpointKeys(), Slot: rekey.Primary, Ciphertext: []byte{2}, Digest: rekey.Digest{9, 2}, UpdatedAt: time.Now()}
+	mustUpdate(t, s, func(tx rekey.Tx) error {
+		for _, k := range []rekey.StoredKey{k1, e1} {
+			if _, err := tx.PutKey(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := s.View(t.Context(), func(tx rekey.Tx) error {
+		got, err := tx.Account(rekey.AccountID{Subscription: sub, ResourceGroup: "rg", Name: "qna-1"})
+		if err != nil {
+			return err
+		}
+		if !got.ActiveLearning || got.QnARuntimeEndpoint != a.QnARuntimeEndpoint || got.SKU.Name != "S0" || got.APIProperties["statisticsEnabled"] != true || got.ID.Name != "QnA-1" {
+			t.Errorf("Account() = %+v, want what was put", got)
+		}
+		rg, _ := tx.Accounts(sub, "rg")
+		all, _ := tx.Accounts(sub, "")
+		if len(rg) != 1 || len(all) != 2 {
+			t.Errorf("Accounts(rg, all) = %d, %d; want 1, 2", len(rg), len(all))
+		}
+		byDigest, err := tx.KeysByDigest(rekey.Digest{9, 2})
+		if err != nil || len(byDigest) != 1 || byDigest[0].Resource != id.EndpointKeys() || byDigest[0].Slot != rekey.Primary {
+			t.Errorf("KeysByDigest(endpoint key) = %+v, %v; want the endpoint key set's primary", byDigest, err)
+		}
+		if none, _ := tx.KeysByDigest(rekey.Digest{1}); len(none) != 0 {
+			t.Errorf("KeysByDigest(unknown) = %d keys, want 0", len(none))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, s, func(tx rekey.Tx) error { return tx.DeleteAccount(id) })
+	err = s.View(t.Context(), func(tx rekey.Tx) error {
+		_, err := tx.Account(id)
+		wantCode(t, "Account(deleted)", err, rekey.NotFound)
+		for _, owner := range []string{id.SubscriptionKeys(), id.EndpointKeys()} {
+			if keys, _ := tx.Keys(owner); len(keys) != 0 {
+				t.Errorf("keys of %s survived the account's deletion", owner)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(t.Context(), func(tx rekey.Tx) error { return tx.DeleteAccount(id) })
+	wantCode(t, "DeleteAccount(deleted)", err, rekey.NotFound)
 }

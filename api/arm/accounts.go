@@ -1,0 +1,420 @@
+package arm
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/rekey-dev/rekey"
+)
+
+type accountJSON struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Kind       string            `json:"kind"`
+	SKU        *skuJSON          `json:"sku,omitempty"`
+	Tags       map[string]string `json:"tags"`
+	Etag       string            `json:"etag"`
+	Identity   *identityJSON     `json:"identity,omitempty"`
+	SystemData *systemDataJSON   `json:"systemData"`
+	Properties accountPropsJSON  `json:"properties"`
+}
+
+type accountPropsJSON struct {
+	ProvisioningState   string         `json:"provisioningState"`
+	Endpoint            string         `json:"endpoint"`
+	InternalID          string         `json:"internalId"`
+	DateCreated         string         `json:"dateCreated"`
+	CustomSubDomainName string         `json:"customSubDomainName,omitempty"`
+	APIProperties       map[string]any `json:"apiProperties,omitempty"`
+	PublicNetworkAccess string         `json:"publicNetworkAccess"`
+}
+
+type accountIn struct {
+	Location   *string           `json:"location"`
+	Kind       *string           `json:"kind"`
+	SKU        *skuJSON          `json:"sku"`
+	Tags       map[string]string `json:"tags"`
+	Identity   *identityIn       `json:"identity"`
+	Properties *struct {
+		CustomSubDomainName *string        `json:"customSubDomainName"`
+		APIProperties       map[string]any `json:"apiProperties"`
+		PublicNetworkAccess *string        `json:"publicNetworkAccess"`
+	} `json:"properties"`
+}
+
+type accountKeysJSON struct {
+	Key1 string `json:"key1"`
+	Key2 string `json:"key2"`
+}
+
+// accountID reads and validates the account id in r's path.
+func accountID(r *http.Request) (rekey.AccountID, error) {
+	id := rekey.AccountID{Subscription: r.PathValue("subscriptionId"), ResourceGroup: r.PathValue("resourceGroupName"), Name: r.PathValue("accountName")}
+	if err := checkScope(id.Subscription, id.ResourceGroup); err != nil {
+		return id, err
+	}
+	if err := id.Validate(); err != nil {
+		return id, errWire(http.StatusBadRequest, "InvalidResourceName", rekey.ErrorMessage(err))
+	}
+	return id, nil
+}
+
+func (a *api) accountOut(r *http.Request, acc *rekey.Account) accountJSON {
+	api := map[string]any{}
+	for k, v := range acc.APIProperties {
+		api[k] = v
+	}
+	if acc.QnARuntimeEndpoint != "" {
+		api["qnaRuntimeEndpoint"] = acc.QnARuntimeEndpoint
+	}
+	if len(api) == 0 {
+		api = nil
+	}
+	return accountJSON{
+		ID: acc.ID.String(), Name: acc.ID.Name, Type: rekey.TypeAccount, Location: acc.Location, Kind: acc.Kind,
+		SKU: skuOut(acc.SKU), Tags: orEmpty(acc.Tags), Etag: acc.ETag, Identity: identityOut(acc.Identity),
+		SystemData: systemData(acc.SystemData, rekey.PrincipalFrom(r.Context()).Type),
+		Properties: accountPropsJSON{
+			ProvisioningState: string(rekey.Succeeded),
+			// The QnA authoring base URL, ending in '/' as Azure's do.
+			Endpoint:            a.baseURL(r) + "/",
+			InternalID:          acc.UID,
+			DateCreated:         acc.SystemData.CreatedAt.UTC().Format("2006-01-02T15:04:05.0000000Z"),
+			CustomSubDomainName: acc.CustomSubDomainName,
+			APIProperties:       api,
+			PublicNetworkAccess: acc.PublicNetworkAccess,
+		},
+	}
+}
+
+// secretAPIProperty reports apiProperties that hold credentials of other
+// services. rekey neither stores nor returns them.
+func secretAPIProperty(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, "key") || strings.Contains(n, "connectionstring") || n == "superuser"
+}
+
+// applyAPIProperties merges request apiProperties into acc, validating
+// qnaRuntimeEndpoint.
+func applyAPIProperties(acc *rekey.Account, in map[string]any) error {
+	for k, v := range in {
+		switch {
+		case strings.EqualFold(k, "qnaRuntimeEndpoint"):
+			s, ok := v.(string)
+			u, err := url.Parse(s)
+			if !ok || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return rekey.Errorf(rekey.Invalid, "properties.apiProperties.qnaRuntimeEndpoint must be an absolute http(s) URL of the QnA runtime, e.g. https://my-qna.azurewebsites.net.")
+			}
+			acc.QnARuntimeEndpoint = strings.TrimSuffix(s, "/")
+		case secretAPIProperty(k):
+			// Dropped: see docs/decisions.md.
+		default:
+			if acc.APIProperties == nil {
+				acc.APIProperties = map[string]any{}
+			}
+			acc.APIProperties[k] = v
+		}
+	}
+	return nil
+}
+
+// handleAccountPut handles PUT …/Microsoft.CognitiveServices/accounts/{accountName}:
+// create (201) or update (200), synchronously; the body says Succeeded, so
+// SDK pollers finish at once. A new account gets two subscription keys, and
+// a QnAMaker account two QnA endpoint keys as well.
+func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountID(r)
+	if err != nil {
+		return err
+	}
+	var in accountIn
+	if err := decode(r, w, a.MaxBody, &in); err != nil {
+		return err
+	}
+	switch {
+	case in.Location == nil || strings.TrimSpace(*in.Location) == "":
+		return rekey.Errorf(rekey.Invalid, "The 'location' property is required for a Cognitive Services account.")
+	case in.Kind == nil || strings.TrimSpace(*in.Kind) == "":
+		return rekey.Errorf(rekey.Invalid, "The 'kind' property is required for a Cognitive Services account, e.g. \"QnAMaker\".")
+	case in.SKU == nil:
+		return rekey.Errorf(rekey.Invalid, "The 'sku' property is required for a Cognitive Services account, e.g. {\"name\": \"S0\"}.")
+	}
+	sku, err := skuIn(in.SKU)
+	if err != nil {
+		return err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	who := rekey.PrincipalFrom(r.Context())
+	var (
+		out     *rekey.Account
+		created bool
+	)
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+		old, err := tx.Account(id)
+		switch {
+		case rekey.ErrorCode(err) == rekey.NotFound:
+			old = nil
+		case err != nil:
+			return err
+		case !strings.EqualFold(old.Kind, *in.Kind):
+			return rekey.Errorf(rekey.Conflict, "The kind of account '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Kind, clipHeader(*in.Kind))
+		case normLocation(old.Location) != normLocation(*in.Location):
+			return rekey.Errorf(rekey.Invalid, "The location of account '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, clipHeader(*in.Location))
+		}
+		acc := &rekey.Account{ID: id, UID: strings.ReplaceAll(rekey.NewGUID(), "-", ""), Location: *in.Location, Kind: *in.Kind,
+			PublicNetworkAccess: "Enabled", SystemData: rekey.SystemData{CreatedBy: who.Name, CreatedAt: a.now()}}
+		if matchEnum(acc.Kind, []string{rekey.KindQnAMaker}) != "" {
+			acc.Kind = rekey.KindQnAMaker
+		}
+		if old != nil {
+			acc.ID, acc.UID, acc.Kind, acc.SystemData, acc.ActiveLearning = old.ID, old.UID, old.Kind, old.SystemData, old.ActiveLearning
+		}
+		acc.SKU, acc.Tags, acc.ETag = sku, in.Tags, `"`+rekey.NewGUID()+`"`
+		acc.SystemData.LastModifiedBy, acc.SystemData.LastModifiedAt = who.Name, a.now()
+		if in.Properties != nil {
+			if p := in.Properties.CustomSubDomainName; p != nil {
+				acc.CustomSubDomainName = *p
+			}
+			if err := applyAPIProperties(acc, in.Properties.APIProperties); err != nil {
+				return err
+			}
+			if p := in.Properties.PublicNetworkAccess; p != nil {
+				if acc.PublicNetworkAccess = matchEnum(*p, []string{"Enabled", "Disabled"}); acc.PublicNetworkAccess == "" {
+					return rekey.Errorf(rekey.Invalid, "The value of properties.publicNetworkAccess is not valid. Allowed values: Enabled, Disabled.")
+				}
+			}
+		}
+		if acc.IsQnAMaker() && acc.QnARuntimeEndpoint == "" {
+			return rekey.Errorf(rekey.Invalid, "A QnAMaker account needs properties.apiProperties.qnaRuntimeEndpoint: the URL of the QnA runtime that answers generateAnswer.")
+		}
+		if acc.Identity, err = identityFrom(in.Identity, id.String()+"|"+acc.UID, id.Subscription); err != nil {
+			return err
+		}
+		if created, err = tx.PutAccount(acc); err != nil {
+			return err
+		}
+		if created {
+			if err := a.putKeys(tx, id.SubscriptionKeys(), rekey.NewSubscriptionKey(), rekey.NewSubscriptionKey()); err != nil {
+				return err
+			}
+			if acc.IsQnAMaker() {
+				if err := a.putKeys(tx, id.EndpointKeys(), rekey.NewEndpointKey(), rekey.NewEndpointKey()); err != nil {
+					return err
+				}
+			}
+		}
+		out = acc
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return encode(w, status, a.accountOut(r, out))
+}
+
+// putKeys seals and stores both slots of an owner.
+func (a *api) putKeys(tx rekey.Tx, owner, primary, secondary string) error {
+	for slot, v := range map[rekey.Slot]string{rekey.Primary: primary, rekey.Secondary: secondary} {
+		sk := a.Keyring.StoredKey(owner, slot, v)
+		sk.UpdatedAt = a.now()
+		if _, err := tx.PutKey(sk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handleAccountPatch handles PATCH …/accounts/{accountName}: tags, sku,
+// identity and properties, synchronously (200).
+func (a *api) handleAccountPatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountID(r)
+	if err != nil {
+		return err
+	}
+	var in accountIn
+	if err := decode(r, w, a.MaxBody, &in); err != nil {
+		return err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	sku, err := skuIn(in.SKU)
+	if err != nil {
+		return err
+	}
+	who := rekey.PrincipalFrom(r.Context())
+	var out *rekey.Account
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+		acc, err := tx.Account(id)
+		if err != nil {
+			return err
+		}
+		if in.Kind != nil && !strings.EqualFold(*in.Kind, acc.Kind) {
+			return rekey.Errorf(rekey.Conflict, "The kind of account '%s' is '%s' and cannot be changed.", acc.ID.Name, acc.Kind)
+		}
+		if in.Tags != nil {
+			acc.Tags = in.Tags
+		}
+		if sku != nil {
+			acc.SKU = sku
+		}
+		if in.Identity != nil {
+			if acc.Identity, err = identityFrom(in.Identity, id.String()+"|"+acc.UID, id.Subscription); err != nil {
+				return err
+			}
+		}
+		if in.Properties != nil {
+			if err := applyAPIProperties(acc, in.Properties.APIProperties); err != nil {
+				return err
+			}
+			if p := in.Properties.PublicNetworkAccess; p != nil {
+				if acc.PublicNetworkAccess = matchEnum(*p, []string{"Enabled", "Disabled"}); acc.PublicNetworkAccess == "" {
+					return rekey.Errorf(rekey.Invalid, "The value of properties.publicNetworkAccess is not valid. Allowed values: Enabled, Disabled.")
+				}
+			}
+		}
+		acc.ETag = `"` + rekey.NewGUID() + `"`
+		acc.SystemData.LastModifiedBy, acc.SystemData.LastModifiedAt = who.Name, a.now()
+		out = acc
+		_, err = tx.PutAccount(acc)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, a.accountOut(r, out))
+}
+
+// handleAccountGet handles GET …/accounts/{accountName}.
+func (a *api) handleAccountGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountID(r)
+	if err != nil {
+		return err
+	}
+	var acc *rekey.Account
+	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { acc, err = tx.Account(id); return err }); err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, a.accountOut(r, acc))
+}
+
+// handleAccountDelete handles DELETE …/accounts/{accountName}: the account
+// and all its keys go at once (200); 204 when there was nothing to delete.
+func (a *api) handleAccountDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountID(r)
+	if err != nil {
+		return err
+	}
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.DeleteAccount(id) })
+	if rekey.ErrorCode(err) == rekey.NotFound {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// handleAccountList handles GET …/accounts by resource group or subscription.
+func (a *api) handleAccountList(w http.ResponseWriter, r *http.Request) error {
+	sub, rg := r.PathValue("subscriptionId"), r.PathValue("resourceGroupName")
+	if err := checkScope(sub, rg); err != nil {
+		return err
+	}
+	var list []*rekey.Account
+	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { list, err = tx.Accounts(sub, rg); return err }); err != nil {
+		return err
+	}
+	page := struct {
+		Value []accountJSON `json:"value"`
+	}{Value: []accountJSON{}}
+	for _, acc := range list {
+		page.Value = append(page.Value, a.accountOut(r, acc))
+	}
+	return encode(w, http.StatusOK, page)
+}
+
+// accountKeys opens an account's subscription keys.
+func (a *api) accountKeys(tx rekey.Tx, id rekey.AccountID) (accountKeysJSON, error) {
+	stored, err := tx.Keys(id.SubscriptionKeys())
+	if err != nil {
+		return accountKeysJSON{}, err
+	}
+	pair, err := a.Keyring.OpenPair(stored)
+	return accountKeysJSON{Key1: pair.Primary, Key2: pair.Secondary}, err
+}
+
+// handleAccountListKeys handles POST …/accounts/{accountName}/listKeys.
+func (a *api) handleAccountListKeys(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountID(r)
+	if err != nil {
+		return err
+	}
+	var keys accountKeysJSON
+	err = a.Store.View(r.Context(), func(tx rekey.Tx) error {
+		if _, err := tx.Account(id); err != nil {
+			return err
+		}
+		keys, err = a.accountKeys(tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, keys)
+}
+
+// handleAccountRegenerateKey handles POST …/accounts/{accountName}/regenerateKey:
+// {"keyName":"Key1"|"Key2"} replaces that key at once and answers both.
+func (a *api) handleAccountRegenerateKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountID(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		KeyName *string `json:"keyName"`
+	}
+	if err := decode(r, w, a.MaxBody, &in); err != nil {
+		return err
+	}
+	if in.KeyName == nil {
+		return rekey.Errorf(rekey.Invalid, "The property 'keyName' is required. Allowed values: Key1, Key2.")
+	}
+	var slot rekey.Slot
+	switch strings.ToLower(*in.KeyName) {
+	case "key1":
+		slot = rekey.Primary
+	case "key2":
+		slot = rekey.Secondary
+	default:
+		return rekey.Errorf(rekey.Invalid, "The keyName '%s' is not valid. Allowed values: Key1, Key2.", clipHeader(*in.KeyName))
+	}
+	var keys accountKeysJSON
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+		if _, err := tx.Account(id); err != nil {
+			return err
+		}
+		sk := a.Keyring.StoredKey(id.SubscriptionKeys(), slot, rekey.NewSubscriptionKey())
+		sk.UpdatedAt = a.now()
+		if _, err := tx.PutKey(sk); err != nil {
+			return err
+		}
+		keys, err = a.accountKeys(tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, keys)
+}
