@@ -156,6 +156,7 @@ var volatile = []struct {
 	{regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z`), "TIMESTAMP"},
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "GUID"},
 	{regexp.MustCompile(`http://127\.0\.0\.1:\d+`), "https://SERVER"},
+	{regexp.MustCompile(`"[0-9a-f]{32}"`), `"HEX32"`},
 }
 
 // golden compares a response (status, polling headers, indented body)
