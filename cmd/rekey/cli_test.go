@@ -148,3 +148,56 @@ func TestCLIAgainstServer(t *testing.T) {
 	step("cli_endpoint_delete_again", "endpoint", "delete", "--workspace", "ws1", "--name", "my-endpoint")
 	step("cli_workspace_delete", "workspace", "delete", "--name", "ws1")
 }
+
+// TestCLIAccountsAndQnA follows the README's QnA quickstart with the CLI.
+func TestCLIAccountsAndQnA(t *testing.T) {
+	s := startServer(t, "")
+	env := envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir, "REKEY_RESOURCE_GROUP", "cli")
+	step := func(golden string, args ...string) string {
+		t.Helper()
+		out, stderr, err := cli(t, env, args...)
+		if err != nil {
+			t.Fatalf("rekey %v: %v\n%s", args, err, stderr)
+		}
+		if golden != "" {
+			goldenText(t, golden, strings.ReplaceAll(out, s.URL, "https://SERVER"))
+		}
+		return out
+	}
+	step("cli_account_create", "account", "create", "--name", "my-qna", "--qna-runtime-endpoint", "http://127.0.0.1:8000")
+	step("cli_account_list", "account", "list")
+	var keys struct{ Key1, Key2 string }
+	json.Unmarshal([]byte(step("", "account", "keys", "list", "--name", "my-qna", "--output", "json")), &keys)
+	if len(keys.Key1) != 32 {
+		t.Fatalf("account keys list gave key1 of %d characters", len(keys.Key1))
+	}
+
+	qenv := envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir, "REKEY_QNA_KEY", keys.Key1)
+	qna := func(args ...string) (d struct{ PrimaryEndpointKey, SecondaryEndpointKey string }) {
+		t.Helper()
+		out, stderr, err := cli(t, qenv, append(args, "--output", "json")...)
+		if err != nil {
+			t.Fatalf("rekey %v: %v\n%s", args, err, stderr)
+		}
+		json.Unmarshal([]byte(out), &d)
+		return d
+	}
+	before := qna("qna", "keys", "show")
+	after := qna("qna", "keys", "refresh", "--key-type", "secondary", "--qna-version", "v4.0")
+	if before.SecondaryEndpointKey == after.SecondaryEndpointKey || before.PrimaryEndpointKey != after.PrimaryEndpointKey || after.PrimaryEndpointKey == "" {
+		t.Errorf("qna keys refresh secondary: secondary changed %v, primary kept %v", before.SecondaryEndpointKey != after.SecondaryEndpointKey, before.PrimaryEndpointKey == after.PrimaryEndpointKey)
+	}
+
+	var regen struct{ Key1, Key2 string }
+	json.Unmarshal([]byte(step("", "account", "keys", "regenerate", "--name", "my-qna", "--key-name", "key1", "--output", "json")), &regen)
+	if regen.Key1 == keys.Key1 || regen.Key2 != keys.Key2 {
+		t.Errorf("account keys regenerate key1: key1 changed %v, key2 kept %v", regen.Key1 != keys.Key1, regen.Key2 == keys.Key2)
+	}
+	if _, _, err := cli(t, qenv, "qna", "keys", "show"); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+		t.Errorf("qna keys show with the old key1 = %v, want Unauthorized", err)
+	}
+	if _, _, err := cli(t, qenv, "qna", "keys", "refresh", "--key-type", "tertiary"); !errors.Is(err, errUsage) {
+		t.Errorf("--key-type tertiary = %v, want a usage error", err)
+	}
+	step("cli_account_delete", "account", "delete", "--name", "my-qna")
+}

@@ -25,7 +25,13 @@ type clientFlags struct {
 	apiVersion, output         string
 }
 
-func bindClient(fs *flag.FlagSet, getenv func(string) string) *clientFlags {
+// Default api-versions the CLI sends: those of the Go SDKs it mirrors.
+const (
+	mlAPIVersion = "2024-04-01"
+	csAPIVersion = "2025-06-01"
+)
+
+func bindClient(fs *flag.FlagSet, getenv func(string) string, apiVersion string) *clientFlags {
 	e := env(getenv)
 	f := &clientFlags{}
 	fs.StringVar(&f.server, "server", e.str("REKEY_SERVER", "https://127.0.0.1:7443"), "server `URL` (REKEY_SERVER)")
@@ -34,7 +40,7 @@ func bindClient(fs *flag.FlagSet, getenv func(string) string) *clientFlags {
 	fs.StringVar(&f.ca, "ca", e.str("REKEY_CA", ""), "CA certificate `file` to trust; default: ca.pem in --data when it exists (REKEY_CA)")
 	fs.StringVar(&f.subscription, "subscription", e.str("REKEY_SUBSCRIPTION", "00000000-0000-0000-0000-000000000000"), "subscription `id` (REKEY_SUBSCRIPTION)")
 	fs.StringVar(&f.group, "resource-group", e.str("REKEY_RESOURCE_GROUP", "rekey"), "resource group `name` (REKEY_RESOURCE_GROUP)")
-	fs.StringVar(&f.apiVersion, "api-version", "2024-04-01", "ARM api-version to send")
+	fs.StringVar(&f.apiVersion, "api-version", apiVersion, "ARM api-version to send")
 	fs.StringVar(&f.output, "output", "table", "output `format`: table or json")
 	return f
 }
@@ -50,13 +56,13 @@ func (f *clientFlags) client() (*client, error) {
 	if f.output != "table" && f.output != "json" {
 		return nil, fmt.Errorf("%w: --output %q: want table or json", errUsage, f.output)
 	}
+	// A missing token is reported when a management call needs it; the
+	// QnA commands authenticate with a subscription key instead.
 	token := f.token
 	if token == "" {
-		data, err := os.ReadFile(filepath.Join(f.dataDir, adminTokenFile))
-		if err != nil {
-			return nil, fmt.Errorf("no admin token: set REKEY_TOKEN or --token, or point --data at the server's data directory (%v)", err)
+		if data, err := os.ReadFile(filepath.Join(f.dataDir, adminTokenFile)); err == nil {
+			token = strings.TrimSpace(string(data))
 		}
-		token = strings.TrimSpace(string(data))
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	caFile := f.ca
@@ -85,7 +91,12 @@ func (f *clientFlags) client() (*client, error) {
 
 // path builds an ARM path below the resource group's ML provider.
 func (c *client) path(parts ...string) string {
-	p := "/subscriptions/" + url.PathEscape(c.sub) + "/resourceGroups/" + url.PathEscape(c.group) + "/providers/Microsoft.MachineLearningServices"
+	return c.providerPath("Microsoft.MachineLearningServices", parts...)
+}
+
+// providerPath builds an ARM path below the resource group's namespace.
+func (c *client) providerPath(namespace string, parts ...string) string {
+	p := "/subscriptions/" + url.PathEscape(c.sub) + "/resourceGroups/" + url.PathEscape(c.group) + "/providers/" + namespace
 	for _, s := range parts {
 		p += "/" + url.PathEscape(s)
 	}
@@ -120,11 +131,20 @@ func (c *client) do(ctx context.Context, method, target string, body any) (*http
 	if err != nil {
 		return nil, nil, err
 	}
+	if c.token == "" {
+		return nil, nil, fmt.Errorf("no admin token: set REKEY_TOKEN or --token, or point --data at the server's data directory")
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.send(req)
+}
+
+// send performs a request and turns an error answer (ARM's or QnA Maker's
+// envelope, which share {"error":{"code","message"}}) into an *apiError.
+func (c *client) send(req *http.Request) (*http.Response, []byte, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, nil, err

@@ -19,7 +19,7 @@ type command struct {
 }
 
 // dispatch runs one of a group's subcommands.
-func dispatch(ctx context.Context, group string, cmds []command, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, group, apiVersion string, cmds []command, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	groupHelp := func() string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "Usage: rekey %s <command> [flags]\n\nCommands:\n", group)
@@ -41,7 +41,7 @@ func dispatch(ctx context.Context, group string, cmds []command, args []string, 
 			continue
 		}
 		fs := flag.NewFlagSet(group+" "+c.name, flag.ContinueOnError)
-		cf := bindClient(fs, getenv)
+		cf := bindClient(fs, getenv, apiVersion)
 		if c.flags != nil {
 			c.flags(fs)
 		}
@@ -81,7 +81,7 @@ func show(stdout io.Writer, f *clientFlags, data []byte, list, endpoint bool) er
 func runWorkspace(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var name, location string
 	nameFlag := func(fs *flag.FlagSet) { fs.StringVar(&name, "name", "", "workspace `name`") }
-	return dispatch(ctx, "workspace", []command{
+	return dispatch(ctx, "workspace", mlAPIVersion, []command{
 		{name: "create", help: "Create (or update) a workspace.\n\nExample:\n  rekey workspace create --name ws1 --location westeurope\n",
 			flags: func(fs *flag.FlagSet) {
 				nameFlag(fs)
@@ -142,7 +142,7 @@ func runEndpoint(ctx context.Context, args []string, getenv func(string) string,
 		fs.StringVar(&ws, "workspace", "", "workspace `name`")
 		fs.StringVar(&name, "name", "", "endpoint `name`")
 	}
-	return dispatch(ctx, "endpoint", []command{
+	return dispatch(ctx, "endpoint", mlAPIVersion, []command{
 		{name: "create", help: "Create (or update) an online endpoint and wait until it is ready.\n\nExample:\n  rekey endpoint create --workspace ws1 --name my-endpoint --auth-mode Key\n",
 			flags: func(fs *flag.FlagSet) {
 				idFlags(fs)
@@ -244,7 +244,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fs.StringVar(&ws, "workspace", "", "workspace `name`")
 		fs.StringVar(&name, "endpoint", "", "endpoint `name`")
 	}
-	return dispatch(ctx, "keys", []command{
+	return dispatch(ctx, "keys", mlAPIVersion, []command{
 		{name: "list", help: "Print an endpoint's primary and secondary keys.\n\nExample:\n  rekey keys list --workspace ws1 --endpoint my-endpoint\n", flags: idFlags,
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
 				if err := errors.Join(required("workspace", ws), required("endpoint", name)); err != nil {
@@ -299,7 +299,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 
 func runToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var ws, name string
-	return dispatch(ctx, "token", []command{
+	return dispatch(ctx, "token", mlAPIVersion, []command{
 		{name: "get", help: "Get a token for an endpoint with authMode AMLToken.\n\nExample:\n  rekey token get --workspace ws1 --endpoint my-endpoint --output json\n",
 			flags: func(fs *flag.FlagSet) {
 				fs.StringVar(&ws, "workspace", "", "workspace `name`")

@@ -11,19 +11,23 @@ import (
 )
 
 const usage = `rekey serves Azure's endpoint-key APIs (Azure Machine Learning online
-endpoints) so that unmodified Azure SDKs, CLIs and curl can drive them.
+endpoints, QnA Maker endpoint keys and their Cognitive Services accounts)
+so that unmodified Azure SDKs, CLIs and curl can drive them.
 
 Usage:
   rekey <command> [flags]
 
 Server:
-  serve        run the management API (HTTPS on 127.0.0.1:7443 by default)
+  serve        run the management and QnA authoring APIs (HTTPS on 127.0.0.1:7443)
 
 Client (talks to a running server; defaults come from ./rekey-data):
   workspace    create, list, show and delete workspaces
   endpoint     create, list, show and delete online endpoints
   keys         list and regenerate an endpoint's keys
   token        get a token for an AMLToken endpoint
+  account      create, list, show and delete Cognitive Services accounts;
+               account keys list|regenerate
+  qna          QnA Maker endpoint keys: qna keys show|refresh
 
 Other:
   version      print the version
@@ -63,6 +67,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runKeys(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return runToken(ctx, rest, getenv, stdout, stderr)
+	case "account", "accounts":
+		return runAccount(ctx, rest, getenv, stdout, stderr)
+	case "qna":
+		return runQnA(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "rekey", version())
 		return nil
