@@ -65,6 +65,9 @@ type StoredKey struct {
 	Digest     Digest
 	Version    int64
 	UpdatedAt  time.Time
+	// Previous is the digest the slot held before its last change, or the
+	// zero Digest. The gateway honours it during a grace period.
+	Previous Digest
 }
 
 // NewKey returns a fresh random key: 32 bytes from crypto/rand, base64url

@@ -18,6 +18,10 @@ type Store interface {
 	// returns nil. An error from fn rolls everything back and is returned
 	// as is.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// Watch registers fn to be called after every committed Update that
+	// appended to the change feed, before Update returns. fn must be quick
+	// and must not call Update.
+	Watch(fn func())
 	// Ready reports whether the store is open and migrated.
 	Ready(ctx context.Context) error
 	Close() error
@@ -45,6 +49,17 @@ type Tx interface {
 	DeleteEndpoint(id EndpointID) error
 	// Endpoints lists a workspace's endpoints in creation order.
 	Endpoints(ws WorkspaceID) ([]*Endpoint, error)
+	// EndpointByName finds an endpoint by its server-unique name.
+	EndpointByName(name string) (*Endpoint, error)
+	// AllEndpoints lists every endpoint on the server.
+	AllEndpoints() ([]*Endpoint, error)
+
+	Deployment(id DeploymentID) (*Deployment, error)
+	// PutDeployment creates or replaces d; ParentNotFound without its endpoint.
+	PutDeployment(d *Deployment) (created bool, err error)
+	DeleteDeployment(id DeploymentID) error
+	// Deployments lists an endpoint's deployments in creation order.
+	Deployments(ep EndpointID) ([]*Deployment, error)
 
 	Account(id AccountID) (*Account, error)
 	// PutAccount creates or replaces a and reports whether it was created.
@@ -63,6 +78,22 @@ type Tx interface {
 	PutKey(k StoredKey) (version int64, err error)
 	// KeysByDigest returns every stored key with digest d (normally one).
 	KeysByDigest(d Digest) ([]StoredKey, error)
+	// ScanKeys calls fn for every stored key, without ciphertexts.
+	ScanKeys(fn func(StoredKey) error) error
+	// AllAccounts lists every account on the server.
+	AllAccounts() ([]*Account, error)
+
+	// Changes returns up to limit change-feed entries after seq, oldest
+	// first, and the oldest seq the feed still holds (older ones are
+	// pruned; a reader further behind must reload everything).
+	Changes(after int64, limit int) (changes []Change, oldest int64, err error)
+	// LatestChange returns the newest seq, or 0.
+	LatestChange() (int64, error)
+
+	// AddKeyUsage adds counts to a slot's usage, keeping the later LastUsed.
+	AddKeyUsage(u KeyUsage) error
+	// KeyUsage returns the usage of an owner's slots (only those ever used).
+	KeyUsage(owner string) ([]KeyUsage, error)
 
 	Operation(id string) (*Operation, error)
 	// PutOperation inserts op or replaces the one with its ID.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/rekey-dev/rekey"
@@ -27,7 +28,10 @@ func (t *txn) PutAccount(a *rekey.Account) (bool, error) {
 	_, err = t.exec(`INSERT INTO accounts (key, subscription, resource_group, name_lower, doc) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
 		a.ID.Key(), strings.ToLower(a.ID.Subscription), strings.ToLower(a.ID.ResourceGroup), strings.ToLower(a.ID.Name), doc)
-	return !existed, err
+	if err != nil {
+		return false, err
+	}
+	return !existed, t.record(rekey.ChangedAccount, a.ID.Key())
 }
 
 func (t *txn) DeleteAccount(id rekey.AccountID) error {
@@ -41,7 +45,7 @@ func (t *txn) DeleteAccount(id rekey.AccountID) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return accountNotFound(id)
 	}
-	return nil
+	return errors.Join(t.record(rekey.ChangedAccount, id.Key()), t.record(rekey.ChangedKeys, id.SubscriptionKeys()), t.record(rekey.ChangedKeys, id.EndpointKeys()))
 }
 
 func (t *txn) Accounts(subscription, rg string) ([]*rekey.Account, error) {

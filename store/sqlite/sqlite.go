@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -28,6 +29,17 @@ var migrations embed.FS
 type Store struct {
 	write *sql.DB // one connection: SQLite has one writer, and queueing here beats SQLITE_BUSY
 	read  *sql.DB // query_only connections for View
+
+	mu       sync.Mutex
+	watchers []func() // guarded by mu
+}
+
+// Watch registers fn to run after every committed Update that appended to
+// the change feed.
+func (s *Store) Watch(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, fn)
 }
 
 var _ rekey.Store = (*Store)(nil)
@@ -144,9 +156,21 @@ func (s *Store) Update(ctx context.Context, fn func(rekey.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&txn{ctx: ctx, tx: tx}); err != nil {
+	t := &txn{ctx: ctx, tx: tx}
+	if err := fn(t); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if t.changed {
+		s.mu.Lock()
+		watchers := s.watchers
+		s.mu.Unlock()
+		for _, w := range watchers {
+			w()
+		}
+	}
+	return nil
 }

@@ -13,8 +13,9 @@ import (
 
 // txn implements rekey.Tx over one database/sql transaction.
 type txn struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx     context.Context
+	tx      *sql.Tx
+	changed bool // the change feed grew; watchers run after commit
 }
 
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
@@ -93,6 +94,15 @@ func (t *txn) PutWorkspace(w *rekey.Workspace) (bool, error) {
 }
 
 func (t *txn) DeleteWorkspace(id rekey.WorkspaceID) error {
+	eps, err := t.Endpoints(id)
+	if err != nil {
+		return err
+	}
+	for _, e := range eps {
+		if err := errors.Join(t.record(rekey.ChangedKeys, e.ID.Key()), t.record(rekey.ChangedEndpoint, e.ID.Key())); err != nil {
+			return err
+		}
+	}
 	if _, err := t.exec(`DELETE FROM keys WHERE resource IN (SELECT key FROM endpoints WHERE workspace_key = ?)`, id.Key()); err != nil {
 		return err
 	}
@@ -149,7 +159,10 @@ func (t *txn) PutEndpoint(e *rekey.Endpoint) (bool, error) {
 		VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM endpoints), ?)
 		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`,
 		e.ID.Key(), e.ID.Workspace.Key(), strings.ToLower(e.ID.Name), doc)
-	return owner == "", err
+	if err != nil {
+		return false, err
+	}
+	return owner == "", t.record(rekey.ChangedEndpoint, e.ID.Key())
 }
 
 func (t *txn) DeleteEndpoint(id rekey.EndpointID) error {
@@ -163,7 +176,10 @@ func (t *txn) DeleteEndpoint(id rekey.EndpointID) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return endpointNotFound(id)
 	}
-	return nil
+	if err := t.record(rekey.ChangedKeys, id.Key()); err != nil {
+		return err
+	}
+	return t.record(rekey.ChangedEndpoint, id.Key())
 }
 
 func (t *txn) Endpoints(ws rekey.WorkspaceID) ([]*rekey.Endpoint, error) {
@@ -171,11 +187,11 @@ func (t *txn) Endpoints(ws rekey.WorkspaceID) ([]*rekey.Endpoint, error) {
 }
 
 func (t *txn) Keys(resource string) ([]rekey.StoredKey, error) {
-	return t.keys(`SELECT resource, slot, ciphertext, digest, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
+	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
 }
 
 func (t *txn) KeysByDigest(d rekey.Digest) ([]rekey.StoredKey, error) {
-	return t.keys(`SELECT resource, slot, ciphertext, digest, version, updated_at FROM keys WHERE digest = ? ORDER BY resource, slot`, d[:])
+	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, version, updated_at FROM keys WHERE digest = ? ORDER BY resource, slot`, d[:])
 }
 
 func (t *txn) keys(q string, args ...any) ([]rekey.StoredKey, error) {
@@ -187,12 +203,13 @@ func (t *txn) keys(q string, args ...any) ([]rekey.StoredKey, error) {
 	var out []rekey.StoredKey
 	for rows.Next() {
 		var k rekey.StoredKey
-		var digest []byte
+		var digest, prev []byte
 		var updated int64
-		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &k.Version, &updated); err != nil {
+		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &prev, &k.Version, &updated); err != nil {
 			return nil, err
 		}
 		copy(k.Digest[:], digest)
+		copy(k.Previous[:], prev)
 		k.UpdatedAt = time.Unix(0, updated).UTC()
 		out = append(out, k)
 	}
@@ -203,9 +220,12 @@ func (t *txn) PutKey(k rekey.StoredKey) (int64, error) {
 	var v int64
 	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO keys (resource, slot, ciphertext, digest, version, updated_at) VALUES (?, ?, ?, ?, 1, ?)
 		ON CONFLICT (resource, slot) DO UPDATE SET ciphertext = excluded.ciphertext, digest = excluded.digest,
-			version = keys.version + 1, updated_at = excluded.updated_at
+			previous_digest = keys.digest, version = keys.version + 1, updated_at = excluded.updated_at
 		RETURNING version`, k.Resource, string(k.Slot), k.Ciphertext, k.Digest[:], k.UpdatedAt.UnixNano()).Scan(&v)
-	return v, err
+	if err != nil {
+		return 0, err
+	}
+	return v, t.record(rekey.ChangedKeys, k.Resource)
 }
 
 func (t *txn) Operation(id string) (*rekey.Operation, error) {

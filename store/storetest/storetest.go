@@ -30,6 +30,10 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"Operations", testOperations},
 		{"Principals", testPrincipals},
 		{"Accounts", testAccounts},
+		{"Deployments", testDeployments},
+		{"ChangeFeed", testChangeFeed},
+		{"KeyHistory", testKeyHistory},
+		{"KeyUsage", testKeyUsage},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready() = %v, want nil", err)
