@@ -56,9 +56,12 @@ type Endpoint struct {
 }
 
 // Validate checks the rules the published contract states for an endpoint
-// body. The traffic maps must name deployments, and rekey has none yet, so
-// a non-empty traffic map is refused rather than accepted and ignored.
-func (e *Endpoint) Validate() error {
+// body, with deployments naming the endpoint's existing deployments:
+// traffic names existing deployments and adds up to 100 (or is all zero),
+// mirrorTraffic names existing deployments without live traffic and adds
+// up to at most 50. Names in both maps are set to the deployments' own
+// spelling.
+func (e *Endpoint) Validate(deployments []string) error {
 	if err := e.ID.Validate(); err != nil {
 		return err
 	}
@@ -70,24 +73,51 @@ func (e *Endpoint) Validate() error {
 	default:
 		return Errorf(Invalid, "The value '%s' of properties.publicNetworkAccess is not valid. Allowed values: Enabled, Disabled.", clip(e.PublicNetworkAccess))
 	}
-	if sumWeights(e.Traffic) != 0 && sumWeights(e.Traffic) != 100 {
-		return Errorf(Invalid, "The traffic values of properties.traffic must add up to 100 (they add up to %d).", sumWeights(e.Traffic))
-	}
-	if sumWeights(e.MirrorTraffic) > 50 {
-		return Errorf(Invalid, "The values of properties.mirrorTraffic must add up to at most 50 (they add up to %d).", sumWeights(e.MirrorTraffic))
-	}
-	for name, w := range e.Traffic {
-		if w < 0 || w > 100 {
-			return Errorf(Invalid, "The traffic weight of deployment '%s' must be between 0 and 100.", clip(name))
+	canon := func(field string, m map[string]int32) (map[string]int32, error) {
+		if len(m) == 0 {
+			return m, nil
 		}
-		if w > 0 {
-			return Errorf(Invalid, "properties.traffic names deployment '%s', which does not exist in endpoint '%s'. Create the deployment first.", clip(name), e.ID.Name)
+		out := make(map[string]int32, len(m))
+		for name, w := range m {
+			if w < 0 || w > 100 {
+				return nil, Errorf(Invalid, "The %s weight of deployment '%s' must be between 0 and 100.", field, clip(name))
+			}
+			i := slicesIndexFold(deployments, name)
+			if i < 0 {
+				return nil, Errorf(Invalid, "properties.%s names deployment '%s', which does not exist in endpoint '%s'. Create the deployment first.", field, clip(name), e.ID.Name)
+			}
+			out[deployments[i]] += w
 		}
+		return out, nil
 	}
-	for name := range e.MirrorTraffic {
-		return Errorf(Invalid, "properties.mirrorTraffic names deployment '%s', which does not exist in endpoint '%s'. Create the deployment first.", clip(name), e.ID.Name)
+	var err error
+	if e.Traffic, err = canon("traffic", e.Traffic); err != nil {
+		return err
+	}
+	if e.MirrorTraffic, err = canon("mirrorTraffic", e.MirrorTraffic); err != nil {
+		return err
+	}
+	if sum := sumWeights(e.Traffic); sum != 0 && sum != 100 {
+		return Errorf(Invalid, "The values of properties.traffic must add up to 100 (they add up to %d).", sum)
+	}
+	if sum := sumWeights(e.MirrorTraffic); sum > 50 {
+		return Errorf(Invalid, "The values of properties.mirrorTraffic must add up to at most 50 (they add up to %d).", sum)
+	}
+	for name, w := range e.MirrorTraffic {
+		if w > 0 && e.Traffic[name] > 0 {
+			return Errorf(Invalid, "Deployment '%s' cannot receive mirrored traffic while it receives live traffic.", name)
+		}
 	}
 	return nil
+}
+
+func slicesIndexFold(list []string, s string) int {
+	for i, v := range list {
+		if strings.EqualFold(v, s) {
+			return i
+		}
+	}
+	return -1
 }
 
 func sumWeights(m map[string]int32) int64 {

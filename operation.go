@@ -11,9 +11,11 @@ type OperationKind string
 
 // The operation kinds.
 const (
-	OpCreateEndpoint OperationKind = "endpoint.create"     // Creating → Succeeded
-	OpDeleteEndpoint OperationKind = "endpoint.delete"     // removes the endpoint and its keys
-	OpRegenerateKeys OperationKind = "endpoint.regenerate" // the key changed at acceptance; this reports it
+	OpCreateEndpoint   OperationKind = "endpoint.create"     // Creating → Succeeded
+	OpDeleteEndpoint   OperationKind = "endpoint.delete"     // removes the endpoint and its keys
+	OpRegenerateKeys   OperationKind = "endpoint.regenerate" // the key changed at acceptance; this reports it
+	OpPutDeployment    OperationKind = "deployment.put"      // Creating/Updating → Succeeded
+	OpDeleteDeployment OperationKind = "deployment.delete"   // removes the deployment
 )
 
 // OperationStatus is the state of an operation, in ARM's words.

@@ -179,3 +179,20 @@ func ParseEndpointID(s string) (EndpointID, error) {
 	}
 	return EndpointID{Workspace: WorkspaceID{Subscription: r.Subscription, ResourceGroup: r.ResourceGroup, Name: r.Names[0]}, Name: r.Names[1]}, nil
 }
+
+// ParseDeploymentID parses the ARM id of an online deployment.
+func ParseDeploymentID(s string) (DeploymentID, error) {
+	i := strings.LastIndex(strings.ToLower(s), "/deployments/")
+	if i < 0 {
+		return DeploymentID{}, Errorf(Invalid, "'%s' is not the id of an online deployment.", clip(s))
+	}
+	ep, err := ParseEndpointID(s[:i])
+	if err != nil {
+		return DeploymentID{}, err
+	}
+	name := s[i+len("/deployments/"):]
+	if name == "" || strings.Contains(name, "/") {
+		return DeploymentID{}, Errorf(Invalid, "'%s' is not the id of an online deployment.", clip(s))
+	}
+	return DeploymentID{Endpoint: ep, Name: name}, nil
+}

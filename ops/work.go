@@ -31,6 +31,33 @@ func work(tx rekey.Tx, op *rekey.Operation) error {
 		// only reports it, and fails if the endpoint vanished meanwhile.
 		_, err := endpointOf(tx, op)
 		return err
+	case rekey.OpPutDeployment:
+		id, err := rekey.ParseDeploymentID(op.Resource)
+		if err != nil {
+			return err
+		}
+		d, err := tx.Deployment(id)
+		if rekey.ErrorCode(err) == rekey.NotFound {
+			return rekey.Errorf(rekey.NotFound, "The deployment '%s' was deleted before the operation completed.", id.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if d.ProvisioningState == rekey.Deleting {
+			return rekey.Errorf(rekey.Conflict, "The deployment '%s' was deleted before its creation completed.", id.Name)
+		}
+		d.ProvisioningState = rekey.Succeeded
+		_, err = tx.PutDeployment(d)
+		return err
+	case rekey.OpDeleteDeployment:
+		id, err := rekey.ParseDeploymentID(op.Resource)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteDeployment(id); rekey.ErrorCode(err) != rekey.NotFound {
+			return err
+		}
+		return nil
 	}
 	return rekey.Errorf(rekey.Internal, "unknown operation kind %q", op.Kind)
 }

@@ -53,7 +53,7 @@ func FuzzReadEndpointPut(f *testing.F) {
 			Location: *put.in.Location, AuthMode: put.mode, PublicNetworkAccess: "Enabled",
 			Traffic: put.in.Properties.Traffic, MirrorTraffic: put.in.Properties.MirrorTraffic,
 		}
-		checkClientError(t, body, e.Validate())
+		checkClientError(t, body, e.Validate(nil))
 		if put.keys.Primary != "" && rekey.ValidateKeyValue("k", put.keys.Primary) != nil {
 			t.Fatalf("accepted an invalid primary key from %q", body)
 		}

@@ -155,7 +155,17 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		if e.Identity, err = identityFrom(in.Identity, id.String()+"|"+e.UID, id.Workspace.Subscription); err != nil {
 			return err
 		}
-		if err := e.Validate(); err != nil {
+		var names []string
+		if old != nil {
+			deps, err := tx.Deployments(id)
+			if err != nil {
+				return err
+			}
+			for _, d := range deps {
+				names = append(names, d.ID.Name)
+			}
+		}
+		if err := e.Validate(names); err != nil {
 			return err
 		}
 		if created, err = tx.PutEndpoint(e); err != nil {
@@ -177,7 +187,7 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		out = e
-		op = a.newOperation(rekey.OpCreateEndpoint, e.ID, e.Location)
+		op = a.newOperation(rekey.OpCreateEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		return tx.PutOperation(op)
 	})
 	if err != nil {
@@ -354,7 +364,7 @@ func (a *api) handleEndpointDelete(w http.ResponseWriter, r *http.Request) error
 		if _, err := tx.PutEndpoint(e); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpDeleteEndpoint, e.ID, e.Location)
+		op = a.newOperation(rekey.OpDeleteEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		return tx.PutOperation(op)
 	})
 	if rekey.ErrorCode(err) == rekey.NotFound {

@@ -81,7 +81,7 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 		if _, err := tx.PutKey(sk); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpRegenerateKeys, e.ID, e.Location)
+		op = a.newOperation(rekey.OpRegenerateKeys, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		return tx.PutOperation(op)
 	})
 	if err != nil {

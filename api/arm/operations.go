@@ -13,11 +13,11 @@ import (
 
 // newOperation returns an InProgress operation on the resource, due after
 // the configured artificial delay.
-func (a *api) newOperation(kind rekey.OperationKind, id rekey.EndpointID, location string) *rekey.Operation {
+func (a *api) newOperation(kind rekey.OperationKind, resource, resourceKey, subscription, location string) *rekey.Operation {
 	now := a.now()
 	return &rekey.Operation{
 		ID: rekey.NewOperationID(), Kind: kind, Status: rekey.OpInProgress,
-		Resource: id.String(), ResourceKey: id.Key(), Subscription: id.Workspace.Subscription,
+		Resource: resource, ResourceKey: resourceKey, Subscription: subscription,
 		Location: normLocation(location), CreatedAt: now, NotBefore: now.Add(a.OperationDelay),
 	}
 }
@@ -126,7 +126,22 @@ func (a *api) handleOperationResult(w http.ResponseWriter, r *http.Request) erro
 		return &rekey.Error{Code: code, Message: msg}
 	}
 	switch op.Kind {
-	case rekey.OpDeleteEndpoint:
+	case rekey.OpDeleteEndpoint, rekey.OpDeleteDeployment:
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case rekey.OpPutDeployment:
+		id, err := rekey.ParseDeploymentID(op.Resource)
+		if err != nil {
+			return err
+		}
+		var d *rekey.Deployment
+		err = a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { d, err = tx.Deployment(id); return err })
+		if err == nil {
+			return encode(w, http.StatusOK, deploymentOut(d, rekey.PrincipalFrom(r.Context()).Type))
+		}
+		if rekey.ErrorCode(err) != rekey.NotFound {
+			return err
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case rekey.OpCreateEndpoint:

@@ -35,6 +35,14 @@ func (a *api) addRoutes(mux *http.ServeMux) {
 	mux.Handle("POST "+ep+"/{endpointName}/regenerateKeys", a.h(epT, endpointVersions, a.handleRegenerateKeys))
 	mux.Handle("POST "+ep+"/{endpointName}/token", a.h(epT, endpointVersions, a.handleToken))
 
+	const dep = ep + "/{endpointName}/deployments"
+	depT := rekey.TypeDeployment
+	mux.Handle("GET "+dep, a.h(depT, endpointVersions, a.handleDeploymentList))
+	mux.Handle("PUT "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentPut))
+	mux.Handle("PATCH "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentPatch))
+	mux.Handle("GET "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentGet))
+	mux.Handle("DELETE "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentDelete))
+
 	mux.Handle("GET "+loc+"/mfeOperationsStatus/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationsStatus", workspaceVersions, a.handleOperationStatus))
 	mux.Handle("GET "+loc+"/mfeOperationResults/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationResults", workspaceVersions, a.handleOperationResult))
 
