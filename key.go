@@ -65,9 +65,11 @@ type StoredKey struct {
 	Digest     Digest
 	Version    int64
 	UpdatedAt  time.Time
-	// Previous is the digest the slot held before its last change, or the
-	// zero Digest. The gateway honours it during a grace period.
-	Previous Digest
+	// Previous and PreviousCiphertext are the digest and sealed value the
+	// slot held before its last change; zero and nil for a first key. The
+	// gateway honours the previous key during a grace period.
+	Previous           Digest
+	PreviousCiphertext []byte
 }
 
 // NewKey returns a fresh random key: 32 bytes from crypto/rand, base64url

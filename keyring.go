@@ -9,6 +9,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
+	"unsafe"
 )
 
 // MasterKeySize is the length of the master key in bytes (AES-256).
@@ -30,6 +33,13 @@ type Keyring struct {
 	aead      cipher.AEAD
 	digestKey []byte
 	tokenKey  []byte
+	digests   sync.Pool // of *digester: HMAC state reused, so Digest does not allocate
+}
+
+// digester is a reusable keyed HMAC with room for its output.
+type digester struct {
+	h   hash.Hash
+	out [sha256.Size]byte
 }
 
 // NewKeyring derives a Keyring from a 32-byte master key.
@@ -91,12 +101,19 @@ func (k *Keyring) Open(resource string, slot Slot, sealed []byte) (string, error
 	return string(plain), nil
 }
 
-// Digest returns the keyed digest of key.
+// Digest returns the keyed digest of key. It does not allocate: the
+// gateway computes one per request.
 func (k *Keyring) Digest(key string) Digest {
-	m := hmac.New(sha256.New, k.digestKey)
-	m.Write([]byte(key))
-	var d Digest
-	m.Sum(d[:0])
+	dg, _ := k.digests.Get().(*digester)
+	if dg == nil {
+		dg = &digester{h: hmac.New(sha256.New, k.digestKey)}
+	}
+	dg.h.Reset()
+	// Write does not keep the slice, so the string's bytes are hashed in
+	// place instead of being copied to the heap.
+	dg.h.Write(unsafe.Slice(unsafe.StringData(key), len(key)))
+	d := Digest(dg.h.Sum(dg.out[:0]))
+	k.digests.Put(dg)
 	return d
 }
 

@@ -127,3 +127,35 @@ func TestValidateKeyValue(t *testing.T) {
 		}
 	}
 }
+
+func TestDigestMatchesHMAC(t *testing.T) {
+	k := keyring(t, 1)
+	// Concurrent use through the pool gives the same answers.
+	want := k.Digest("some-key-value")
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			for range 1000 {
+				if k.Digest("some-key-value") != want || k.Digest("other") == want {
+					t.Error("Digest differs under concurrent use")
+				}
+			}
+			done <- true
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if n := testing.AllocsPerRun(100, func() { k.Digest("some-key-value") }); n != 0 {
+		t.Errorf("Digest allocates %v times per call, want 0", n)
+	}
+}
+
+func BenchmarkDigest(b *testing.B) {
+	k := keyring(b, 1)
+	key := rekey.NewKey()
+	b.ReportAllocs()
+	for b.Loop() {
+		k.Digest(key)
+	}
+}

@@ -78,7 +78,7 @@ type Tx interface {
 	PutKey(k StoredKey) (version int64, err error)
 	// KeysByDigest returns every stored key with digest d (normally one).
 	KeysByDigest(d Digest) ([]StoredKey, error)
-	// ScanKeys calls fn for every stored key, without ciphertexts.
+	// ScanKeys calls fn for every stored key.
 	ScanKeys(fn func(StoredKey) error) error
 	// AllAccounts lists every account on the server.
 	AllAccounts() ([]*Account, error)

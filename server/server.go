@@ -24,6 +24,9 @@ type Options struct {
 	// nil when not served.
 	QnA   http.Handler
 	IsQnA func(path string) bool
+	// Admin serves rekey's own API under /rekey/; Metrics serves /metrics.
+	// Either may be nil.
+	Admin, Metrics http.Handler
 	// BodyTimeout drops a request whose body makes no progress for this
 	// long; 0 means no limit.
 	BodyTimeout time.Duration
@@ -47,6 +50,12 @@ func New(o Options) http.Handler {
 		writeJSON(w, http.StatusOK, `{"status":"ready"}`)
 	})
 	mux.Handle("/", o.API)
+	if o.Admin != nil {
+		mux.Handle("/rekey/", o.Admin)
+	}
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics)
+	}
 	// QnA clients build {endpoint}/qnamaker/... from an endpoint ending in
 	// '/', so their paths start with "//". ServeMux would redirect those,
 	// so QnA paths are routed before it.

@@ -35,7 +35,7 @@ func buildBinary(t *testing.T) string {
 
 func startProcess(t *testing.T, bin, dataDir, listen string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--data", dataDir, "--listen", listen}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--data", dataDir, "--listen", listen, "--gateway-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

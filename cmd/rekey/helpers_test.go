@@ -24,6 +24,7 @@ import (
 // testServer is a rekey serve started through run(), as a user would.
 type testServer struct {
 	URL     string // https://127.0.0.1:PORT
+	Gateway string // http://127.0.0.1:PORT, the data plane
 	DataDir string
 	Token   string
 	CAPool  *x509.CertPool
@@ -74,7 +75,7 @@ func startServerEnv(t testing.TB, getenv func(string) string, dataDir string, ex
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dataDir}, extraArgs...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--data", dataDir}, extraArgs...)
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
@@ -82,8 +83,11 @@ func startServerEnv(t testing.TB, getenv func(string) string, dataDir string, ex
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
-	var url string
+	var url, gw string
 	for lines.Scan() {
+		if _, after, ok := strings.Cut(lines.Text(), "data-plane gateway on "); ok {
+			gw = after
+		}
 		if _, after, ok := strings.Cut(lines.Text(), "management API on "); ok {
 			url = after
 			break
@@ -94,7 +98,7 @@ func startServerEnv(t testing.TB, getenv func(string) string, dataDir string, ex
 		cancel()
 		t.Fatalf("serve did not start: %v", <-done)
 	}
-	s := &testServer{URL: url, DataDir: dataDir, Logs: logs}
+	s := &testServer{URL: url, Gateway: gw, DataDir: dataDir, Logs: logs}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {

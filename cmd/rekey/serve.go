@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,9 +14,12 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/api/admin"
 	"github.com/rekey-dev/rekey/api/arm"
 	"github.com/rekey-dev/rekey/api/qna"
+	"github.com/rekey-dev/rekey/gateway"
 	"github.com/rekey-dev/rekey/localca"
+	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/ops"
 	"github.com/rekey-dev/rekey/server"
 	"github.com/rekey-dev/rekey/store/sqlite"
@@ -67,87 +69,165 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
-	token, tokenFromEnv, err := adminToken(cfg.DataDir, getenv)
-	if err != nil {
-		return fmt.Errorf("admin token: %w", err)
+	reg := &metrics.Registry{}
+	var (
+		servers []*http.Server
+		stops   []func(context.Context) error // in start order; run in reverse
+		gw      *gateway.Gateway
+	)
+	errc := make(chan error, 2)
+	serve := func(srv *http.Server, ln net.Listener) {
+		servers = append(servers, srv)
+		go func() { errc <- srv.Serve(ln) }()
 	}
-	admin := &rekey.Principal{ID: "admin", Name: "admin", Type: "Application"}
-	if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(admin, rekey.TokenHash(token)) }); err != nil {
-		return err
+	defer func() {
+		// Shut down in reverse order of start: listeners, then loops.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			srv.Shutdown(shutdownCtx)
+		}
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i](shutdownCtx)
+		}
+	}()
+
+	gatewayURL := cfg.GatewayURL
+	if cfg.gateway() {
+		gw, err = gateway.New(ctx, gateway.Config{
+			Source: store, Keyring: keyring, Logger: logger, Metrics: reg,
+			PropagationDelay: cfg.PropagationDelay, FailLimit: failLimit(cfg.AuthFailLimit), FailWindow: cfg.AuthFailWindow,
+			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
+			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
+			SyncInterval: cfg.SyncInterval, AccessLog: cfg.GatewayAccessLog,
+		})
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		store.Watch(gw.Sync) // this process's key changes apply before their Update returns
+		gw.Start(context.WithoutCancel(ctx))
+		stops = append(stops, gw.Stop)
+		ln, err := net.Listen("tcp", cfg.GatewayListen)
+		if err != nil {
+			return fmt.Errorf("--gateway-listen: %w", err)
+		}
+		scheme := "http"
+		if cfg.GatewayTLS || cfg.GatewayTLSCert != "" {
+			conf, _, err := serverTLS(cfg.DataDir, cfg.GatewayTLSCert, cfg.GatewayTLSKey, cfg.GatewayListen)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("gateway TLS: %w", err)
+			}
+			ln, scheme = tls.NewListener(ln, conf), "https"
+		}
+		if gatewayURL == "" {
+			gatewayURL = scheme + "://" + ln.Addr().String()
+		}
+		var h http.Handler = gw
+		if !cfg.management() {
+			h = withMetrics(reg, gw) // no management listener to serve them
+		}
+		serve(&http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, ln)
+		fmt.Fprintf(stdout, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())
+	}
+	if gatewayURL == "" {
+		gatewayURL = "http://127.0.0.1:7080"
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	scheme, caFile := "https", ""
-	if !cfg.InsecureHTTP {
-		tlsConf, ca, err := serverTLS(cfg, ln.Addr())
+	if cfg.management() {
+		token, tokenFromEnv, err := adminToken(cfg.DataDir, getenv)
 		if err != nil {
-			ln.Close()
+			return fmt.Errorf("admin token: %w", err)
+		}
+		principal := &rekey.Principal{ID: "admin", Name: "admin", Type: "Application"}
+		if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(principal, rekey.TokenHash(token)) }); err != nil {
 			return err
 		}
-		ln, caFile = tls.NewListener(ln, tlsConf), ca
-	} else {
-		scheme = "http"
-		logger.Warn("serving plain HTTP (--insecure-http): put a TLS-terminating proxy in front, and set --public-url to its URL")
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+		scheme, caFile := "https", ""
+		if !cfg.InsecureHTTP {
+			conf, ca, err := serverTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.Listen)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			ln, caFile = tls.NewListener(ln, conf), ca
+		} else {
+			scheme = "http"
+			logger.Warn("serving plain HTTP (--insecure-http): put a TLS-terminating proxy in front, and set --public-url to its URL")
+		}
+		runner := ops.New(store, logger)
+		runner.Start(context.WithoutCancel(ctx))
+		stops = append(stops, runner.Stop)
+		auth := server.TokenAuth{Store: store}
+		armAPI := arm.New(arm.Config{
+			Store: store, Keyring: keyring, Auth: auth, Logger: logger, Wake: runner.Wake,
+			OperationDelay: cfg.OperationDelay, LooseAPIVersion: cfg.LooseAPIVersion,
+			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody,
+		})
+		qnaAPI := qna.New(qna.Config{
+			Store: store, Keyring: keyring, Logger: logger,
+			InstalledVersion: cfg.QnAInstalled, LastStableVersion: cfg.QnALastStable, Language: cfg.QnALanguage,
+		})
+		serve(&http.Server{
+			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
+				Admin: admin.New(store, auth, logger), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}, ln)
+		fmt.Fprintf(stdout, "rekey %s: management API on %s://%s\n", version(), scheme, ln.Addr())
+		if caFile != "" {
+			fmt.Fprintf(stdout, "  trust this CA:  %s\n", caFile)
+		}
+		if tokenFromEnv {
+			fmt.Fprintf(stdout, "  admin token:    from REKEY_ADMIN_TOKEN\n")
+		} else {
+			fmt.Fprintf(stdout, "  admin token in: %s\n", filepath.Join(cfg.DataDir, adminTokenFile))
+		}
 	}
-
-	runner := ops.New(store, logger)
-	runner.Start(context.WithoutCancel(ctx))
-	api := arm.New(arm.Config{
-		Store: store, Keyring: keyring, Auth: server.TokenAuth{Store: store}, Logger: logger, Wake: runner.Wake,
-		OperationDelay: cfg.OperationDelay, LooseAPIVersion: cfg.LooseAPIVersion,
-		GatewayURL: cfg.GatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody,
-	})
-	qnaAPI := qna.New(qna.Config{
-		Store: store, Keyring: keyring, Logger: logger,
-		InstalledVersion: cfg.QnAInstalled, LastStableVersion: cfg.QnALastStable, Language: cfg.QnALanguage,
-	})
-	srv := &http.Server{
-		Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: api, QnA: qnaAPI, IsQnA: qna.IsPath,
-			BodyTimeout: cfg.BodyTimeout}),
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-
-	fmt.Fprintf(stdout, "rekey %s: management API on %s://%s\n", version(), scheme, ln.Addr())
 	fmt.Fprintf(stdout, "  data directory: %s\n", cfg.DataDir)
-	if caFile != "" {
-		fmt.Fprintf(stdout, "  trust this CA:  %s\n", caFile)
-	}
-	if tokenFromEnv {
-		fmt.Fprintf(stdout, "  admin token:    from REKEY_ADMIN_TOKEN\n")
-	} else {
-		fmt.Fprintf(stdout, "  admin token in: %s\n", filepath.Join(cfg.DataDir, adminTokenFile))
-	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		runner.Stop(context.Background())
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
-		err = errors.Join(err, e)
-	}
-	return errors.Join(err, runner.Stop(shutdownCtx))
+	return nil
 }
 
-// serverTLS loads the configured certificate, or makes sure the local CA
-// has issued one for the listen address.
-func serverTLS(cfg *serveConfig, addr net.Addr) (*tls.Config, string, error) {
-	certFile, keyFile, caFile := cfg.TLSCert, cfg.TLSKey, ""
+// failLimit maps the flag's 0 (off) to the gateway's -1.
+func failLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// withMetrics serves /metrics in front of h.
+func withMetrics(reg *metrics.Registry, h http.Handler) http.Handler {
+	m := reg.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			m.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serverTLS loads the given certificate, or makes sure the local CA in
+// dataDir has issued one that covers listen's host.
+func serverTLS(dataDir, certFile, keyFile, listen string) (*tls.Config, string, error) {
+	caFile := ""
 	if certFile == "" {
-		host, _, _ := net.SplitHostPort(cfg.Listen)
-		files, _, err := localca.Ensure(cfg.DataDir, host)
+		host, _, _ := net.SplitHostPort(listen)
+		files, _, err := localca.Ensure(dataDir, host)
 		if err != nil {
 			return nil, "", err
 		}
@@ -155,7 +235,7 @@ func serverTLS(cfg *serveConfig, addr net.Addr) (*tls.Config, string, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return nil, "", fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		return nil, "", fmt.Errorf("certificate %s: %w", certFile, err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, caFile, nil
 }

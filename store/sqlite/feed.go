@@ -151,7 +151,7 @@ func (t *txn) AllAccounts() ([]*rekey.Account, error) {
 }
 
 func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT resource, slot, digest, previous_digest, version, updated_at FROM keys`)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT resource, slot, ciphertext, digest, previous_digest, previous_ciphertext, version, updated_at FROM keys`)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
 		var k rekey.StoredKey
 		var digest, prev []byte
 		var updated int64
-		if err := rows.Scan(&k.Resource, &k.Slot, &digest, &prev, &k.Version, &updated); err != nil {
+		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &prev, &k.PreviousCiphertext, &k.Version, &updated); err != nil {
 			return err
 		}
 		copy(k.Digest[:], digest)

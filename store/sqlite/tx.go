@@ -187,11 +187,11 @@ func (t *txn) Endpoints(ws rekey.WorkspaceID) ([]*rekey.Endpoint, error) {
 }
 
 func (t *txn) Keys(resource string) ([]rekey.StoredKey, error) {
-	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
+	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, previous_ciphertext, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
 }
 
 func (t *txn) KeysByDigest(d rekey.Digest) ([]rekey.StoredKey, error) {
-	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, version, updated_at FROM keys WHERE digest = ? ORDER BY resource, slot`, d[:])
+	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, previous_ciphertext, version, updated_at FROM keys WHERE digest = ? ORDER BY resource, slot`, d[:])
 }
 
 func (t *txn) keys(q string, args ...any) ([]rekey.StoredKey, error) {
@@ -205,7 +205,7 @@ func (t *txn) keys(q string, args ...any) ([]rekey.StoredKey, error) {
 		var k rekey.StoredKey
 		var digest, prev []byte
 		var updated int64
-		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &prev, &k.Version, &updated); err != nil {
+		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &prev, &k.PreviousCiphertext, &k.Version, &updated); err != nil {
 			return nil, err
 		}
 		copy(k.Digest[:], digest)
@@ -220,7 +220,7 @@ func (t *txn) PutKey(k rekey.StoredKey) (int64, error) {
 	var v int64
 	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO keys (resource, slot, ciphertext, digest, version, updated_at) VALUES (?, ?, ?, ?, 1, ?)
 		ON CONFLICT (resource, slot) DO UPDATE SET ciphertext = excluded.ciphertext, digest = excluded.digest,
-			previous_digest = keys.digest, version = keys.version + 1, updated_at = excluded.updated_at
+			previous_digest = keys.digest, previous_ciphertext = keys.ciphertext, version = keys.version + 1, updated_at = excluded.updated_at
 		RETURNING version`, k.Resource, string(k.Slot), k.Ciphertext, k.Digest[:], k.UpdatedAt.UnixNano()).Scan(&v)
 	if err != nil {
 		return 0, err

@@ -123,7 +123,7 @@ func testKeyHistory(t *testing.T, s rekey.Store) {
 	var scanned []rekey.StoredKey
 	err := s.View(t.Context(), func(tx rekey.Tx) error {
 		keys, err := tx.Keys(owner)
-		if err != nil || len(keys) != 1 || keys[0].Digest != (rekey.Digest{2}) || keys[0].Previous != (rekey.Digest{1}) {
+		if err != nil || len(keys) != 1 || keys[0].Digest != (rekey.Digest{2}) || keys[0].Previous != (rekey.Digest{1}) || string(keys[0].PreviousCiphertext) != "\x01" {
 			t.Errorf("Keys() = %+v, %v; want digest 2 with previous 1", keys, err)
 		}
 		return tx.ScanKeys(func(k rekey.StoredKey) error { scanned = append(scanned, k); return nil })
@@ -131,8 +131,9 @@ func testKeyHistory(t *testing.T, s rekey.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(scanned) != 1 || scanned[0].Previous != (rekey.Digest{1}) || scanned[0].Ciphertext != nil || !scanned[0].UpdatedAt.Equal(time.Unix(2, 0)) {
-		t.Errorf("ScanKeys() = %+v, want one key with its previous digest and no ciphertext", scanned)
+	if len(scanned) != 1 || scanned[0].Previous != (rekey.Digest{1}) || string(scanned[0].Ciphertext) != "\x02" ||
+		string(scanned[0].PreviousCiphertext) != "\x01" || !scanned[0].UpdatedAt.Equal(time.Unix(2, 0)) {
+		t.Errorf("ScanKeys() = %+v, want one key with its previous digest and both ciphertexts", scanned)
 	}
 }
 

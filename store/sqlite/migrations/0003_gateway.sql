@@ -7,8 +7,10 @@ CREATE TABLE deployments (
 ) STRICT;
 CREATE INDEX deployments_endpoint ON deployments (endpoint_key, seq);
 
--- The digest a slot held before its last change, for grace periods.
+-- The key a slot held before its last change (sealed like the current
+-- one, and its digest), for grace periods and propagation delays.
 ALTER TABLE keys ADD COLUMN previous_digest BLOB;
+ALTER TABLE keys ADD COLUMN previous_ciphertext BLOB;
 
 -- The change feed: every write the gateway routes on appends a row in the
 -- same transaction, so a gateway in another process can follow.

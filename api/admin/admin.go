@@ -1,0 +1,119 @@
+// Package admin serves rekey's own management API, for what Azure has no
+// API for: which key slots clients still use. It takes the admin bearer
+// token and answers in a small JSON dialect of its own, with ARM's error
+// envelope shape.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// Authenticator checks the admin bearer token (see arm.Authenticator).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (rekey.Principal, error)
+}
+
+// Prefix is where the admin API is mounted.
+const Prefix = "/rekey/v1/"
+
+// New returns the admin API handler.
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) { serveUsage(w, r, store, logger) })
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}.")
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || strings.TrimSpace(tok) == "" {
+			writeError(w, http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. Send 'Authorization: Bearer <admin token>'.")
+			return
+		}
+		if _, err := auth.Authenticate(r.Context(), strings.TrimSpace(tok)); err != nil {
+			if rekey.ErrorCode(err) == rekey.Unauthorized {
+				writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
+			} else {
+				logger.Error("admin authentication", "err", err)
+				writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
+			}
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+type slotUsage struct {
+	Slot          string     `json:"slot"`
+	Requests      int64      `json:"requests"`
+	GraceRequests int64      `json:"graceRequests"`
+	LastUsed      *time.Time `json:"lastUsed"`
+}
+
+// serveUsage handles GET /rekey/v1/keys/usage?resource={ARM id}: per key
+// slot, how many gateway requests used it and when it was last used, for an
+// online endpoint (its keys) or a QnAMaker account (its endpoint keys).
+func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logger *slog.Logger) {
+	res := r.URL.Query().Get("resource")
+	var owner string
+	if id, err := rekey.ParseEndpointID(res); err == nil {
+		owner = id.Key()
+	} else if id, err := rekey.ParseAccountID(res); err == nil {
+		owner = id.EndpointKeys()
+	} else {
+		writeError(w, http.StatusBadRequest, "BadArgument", "The query parameter 'resource' must be the ARM id of an online endpoint or a Cognitive Services account.")
+		return
+	}
+	var usage []rekey.KeyUsage
+	err := store.View(r.Context(), func(tx rekey.Tx) (err error) {
+		keys, err := tx.Keys(owner)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return rekey.Errorf(rekey.NotFound, "No resource with keys has the id '%s'.", res)
+		}
+		usage, err = tx.KeyUsage(owner)
+		return err
+	})
+	if rekey.ErrorCode(err) == rekey.NotFound {
+		writeError(w, http.StatusNotFound, "ResourceNotFound", rekey.ErrorMessage(err))
+		return
+	}
+	if err != nil {
+		logger.Error("key usage", "err", err)
+		writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
+		return
+	}
+	out := struct {
+		Resource string      `json:"resource"`
+		Keys     []slotUsage `json:"keys"`
+	}{Resource: res}
+	for _, s := range rekey.Slots {
+		su := slotUsage{Slot: string(s)}
+		for _, u := range usage {
+			if u.Slot == s {
+				su.Requests, su.GraceRequests = u.Requests, u.GraceRequests
+				if !u.LastUsed.IsZero() {
+					t := u.LastUsed
+					su.LastUsed = &t
+				}
+			}
+		}
+		out.Keys = append(out.Keys, su)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(out)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}

@@ -1,0 +1,206 @@
+// Package gateway is rekey's data plane: it authenticates scoring and QnA
+// runtime requests against the keys the management API rotates, and
+// forwards them to real upstreams (a model server such as vLLM, Ollama or
+// Triton, or a QnA runtime) with httputil.ReverseProxy.
+//
+// Keys are checked against an in-memory table of key fingerprints that
+// the store's change feed keeps current: in the same process the table is
+// updated before a key change's Update returns, so a regenerated key is
+// refused on the very next request.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/metrics"
+)
+
+// Config configures a Gateway. Zero durations and limits take the defaults
+// noted.
+type Config struct {
+	Source  Source
+	Keyring *rekey.Keyring
+	Logger  *slog.Logger
+	Metrics *metrics.Registry // or nil
+
+	// PropagationDelay simulates a cloud's propagation window: a new key is
+	// refused, and the key it replaced still accepted, for this long after
+	// a change. 0 (Azure-faithful) by default.
+	PropagationDelay time.Duration
+	// FailLimit failed authentications per FailWindow from one address
+	// turn its further failures into 429; defaults 20 in 10s; -1 disables.
+	FailLimit  int
+	FailWindow time.Duration
+	// MaxRequestBody limits request bodies (default 64 MiB); MaxResponseBody
+	// cuts off larger upstream responses (default 0, unlimited).
+	MaxRequestBody, MaxResponseBody int64
+	// ConnectTimeout (default 5s) and ResponseHeaderTimeout (default 5m)
+	// bound the upstream; a streaming body is never cut off.
+	ConnectTimeout, ResponseHeaderTimeout time.Duration
+	// SyncInterval is how often the change feed is polled for changes made
+	// by other processes (default 1s). UsageFlush is how often usage counts
+	// are written to the store (default 2s).
+	SyncInterval, UsageFlush time.Duration
+	// AccessLog logs one line per request (default true via New's callers).
+	AccessLog bool
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Gateway is the data-plane handler. Start it after New; Stop flushes
+// usage and waits for its goroutines.
+type Gateway struct {
+	cfg     Config
+	tbl     *table
+	limiter *limiter
+	proxy   *httputil.ReverseProxy
+	mirrorc *http.Client
+	m       gatewayMetrics
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup // background loops and mirror requests
+	sem  chan struct{}  // bounds concurrent mirror requests
+
+	dirtyMu sync.Mutex
+	dirty   []*keySet // key sets with unflushed usage; guarded by dirtyMu
+}
+
+// New builds a Gateway and loads its table from the store.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	if cfg.FailLimit == 0 {
+		cfg.FailLimit = 20
+	}
+	if cfg.FailWindow == 0 {
+		cfg.FailWindow = 10 * time.Second
+	}
+	if cfg.MaxRequestBody == 0 {
+		cfg.MaxRequestBody = 64 << 20
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.ResponseHeaderTimeout == 0 {
+		cfg.ResponseHeaderTimeout = 5 * time.Minute
+	}
+	if cfg.SyncInterval == 0 {
+		cfg.SyncInterval = time.Second
+	}
+	if cfg.UsageFlush == 0 {
+		cfg.UsageFlush = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = &metrics.Registry{}
+	}
+	g := &Gateway{cfg: cfg, tbl: newTable(cfg.Keyring, cfg.Logger), limiter: newLimiter(cfg.FailLimit, cfg.FailWindow),
+		m: newGatewayMetrics(cfg.Metrics), sem: make(chan struct{}, 64)}
+	transport := &http.Transport{
+		Proxy:                 nil, // upstreams are addressed directly
+		DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      transport,
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.proxyError,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	g.mirrorc = &http.Client{Transport: transport, Timeout: time.Minute}
+	if err := g.tbl.load(ctx, cfg.Source); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Sync applies the store's change feed now. The server wires it to the
+// store's Watch, so changes made in this process apply before their
+// Update returns.
+func (g *Gateway) Sync() {
+	if err := g.tbl.sync(context.Background(), g.cfg.Source); err != nil {
+		g.cfg.Logger.Error("gateway sync", "err", err)
+	}
+}
+
+// Start runs the loops that follow other processes' changes and flush
+// usage counts.
+func (g *Gateway) Start(ctx context.Context) {
+	ctx, g.stop = context.WithCancel(ctx)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		sync, flush := time.NewTicker(g.cfg.SyncInterval), time.NewTicker(g.cfg.UsageFlush)
+		defer sync.Stop()
+		defer flush.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sync.C:
+				g.Sync()
+			case <-flush.C:
+				g.flushUsage(ctx)
+			}
+		}
+	}()
+}
+
+// Stop ends the loops, waits for mirror requests, and flushes usage.
+func (g *Gateway) Stop(ctx context.Context) error {
+	if g.stop != nil {
+		g.stop()
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.flushUsage(ctx)
+}
+
+// ServeHTTP routes a data-plane request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/endpoints/"):
+		g.serveScoring(w, r)
+	case isQnARuntime(p):
+		g.serveQnA(w, r)
+	case p == "/healthz":
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	default:
+		writeML(w, http.StatusNotFound, "No route for this path. Scoring URIs have the form /endpoints/{endpointName}/score.")
+	}
+}
+
+// isQnARuntime reports POST /qnamaker/knowledgebases/{kbId}/generateAnswer or /train.
+func isQnARuntime(p string) bool {
+	rest, ok := cutPrefixFold(p, "/qnamaker/knowledgebases/")
+	if !ok {
+		return false
+	}
+	kb, op, ok := strings.Cut(rest, "/")
+	return ok && kb != "" && (strings.EqualFold(op, "generateAnswer") || strings.EqualFold(op, "train"))
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
+}

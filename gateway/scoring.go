@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// slotNames label metrics and logs: the key slot a request used.
+var slotNames = [...]string{"primary", "secondary"}
+
+// serveScoring handles /endpoints/{name}/...: authenticate with the
+// endpoint's auth mode, choose a deployment, forward what follows the
+// prefix to its upstream.
+func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
+	o := g.begin(w, r)
+	defer g.finish(o)
+	esc := r.URL.EscapedPath()[len("/endpoints/"):]
+	escName, escRest, _ := strings.Cut(esc, "/")
+	name, err := url.PathUnescape(escName)
+	if err != nil || name == "" {
+		writeML(o.rec, http.StatusNotFound, "No endpoint is named in this path. Scoring URIs have the form /endpoints/{endpointName}/score.")
+		return
+	}
+	o.endpoint = name
+
+	now := g.cfg.Now().UnixNano()
+	var (
+		m    match
+		ks   *keySet
+		mode rekey.AuthMode
+	)
+	cred := credential(r.Header, "Bearer")
+	g.tbl.mu.RLock()
+	ep := g.tbl.byName[strings.ToLower(name)]
+	if ep != nil {
+		mode, ks = ep.authMode, ep.keys
+		switch {
+		case cred == "":
+		case mode == rekey.AuthKey:
+			fp := g.tbl.fp.of(cred)
+			m = check(ks, &fp, now, g.cfg.PropagationDelay, ep.grace)
+		case mode == rekey.AuthAMLToken:
+			uid, err := g.cfg.Keyring.VerifyToken(cred, g.cfg.Now())
+			m.ok = err == nil && subtle.ConstantTimeCompare([]byte(uid), []byte(ep.uid)) == 1
+		}
+	}
+	g.tbl.mu.RUnlock()
+	if ep == nil {
+		writeML(o.rec, http.StatusNotFound, "No online endpoint named '"+clip(name)+"' exists on this server.")
+		return
+	}
+	o.endpoint = ep.name
+	if !m.ok {
+		msg := "key_auth_access_denied: send 'Authorization: Bearer <key>' with the primary or secondary key of this endpoint."
+		switch mode {
+		case rekey.AuthAMLToken:
+			msg = "aml_token_auth_access_denied: send 'Authorization: Bearer <token>' with an unexpired token from this endpoint's token operation."
+		case rekey.AuthAADToken:
+			msg = "aad_token_auth_access_denied: this endpoint has authMode AADToken, which rekey does not verify yet. Use authMode Key or AMLToken."
+		}
+		g.denied(o, r, func(status int) { writeML(o.rec, status, msg) })
+		return
+	}
+	if mode == rekey.AuthKey {
+		o.slot = slotNames[m.slot]
+		g.recordUse(ks, m, now)
+	} else {
+		o.slot = "token"
+	}
+
+	var d *deployment
+	if pin := r.Header.Get("azureml-model-deployment"); pin != "" {
+		if d = ep.deployments[strings.ToLower(pin)]; d == nil {
+			writeML(o.rec, http.StatusNotFound, "The deployment '"+clip(pin)+"' named in the azureml-model-deployment header does not exist in endpoint '"+ep.name+"'.")
+			return
+		}
+	} else if ep.total > 0 {
+		n := rand.Int32N(ep.total)
+		for _, c := range ep.live {
+			if n < c.cum {
+				d = c.d
+				break
+			}
+		}
+	}
+	if d == nil {
+		writeML(o.rec, http.StatusNotFound, "No valid deployments to route to. Please check that the endpoint has at least one deployment with positive weight values or use a deployment specific header to route.")
+		return
+	}
+	o.deployment = d.name
+	if !g.limitBody(o, r) {
+		return
+	}
+	if len(ep.mirrors) > 0 {
+		g.mirror(r, ep, "/"+escRest)
+	}
+	g.forward(o, r, &target{upstream: d.upstream, escPath: "/" + escRest, deployment: d.name, reqID: o.reqID, start: o.start, endpoint: ep.name})
+}
+
+// denied answers a failed authentication: 429 once the client's address
+// has failed too often, otherwise 401 with the dialect's body.
+func (g *Gateway) denied(o *outcome, r *http.Request, write func(status int)) {
+	g.m.authFailures.Add(1, o.endpoint)
+	if throttled, retry := g.limiter.fail(clientIP(r), g.cfg.Now()); throttled {
+		g.m.throttled.Add(1, o.endpoint)
+		o.rec.Header().Set("Retry-After", itoa(int(retry.Seconds())+1))
+		write(http.StatusTooManyRequests)
+		return
+	}
+	o.rec.Header().Set("WWW-Authenticate", "Bearer")
+	write(http.StatusUnauthorized)
+}
+
+// limitBody enforces MaxRequestBody: at once when Content-Length says so,
+// otherwise while the body streams (the proxy then answers 413).
+func (g *Gateway) limitBody(o *outcome, r *http.Request) bool {
+	if r.ContentLength > g.cfg.MaxRequestBody {
+		writeML(o.rec, http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(g.cfg.MaxRequestBody)+" bytes.")
+		return false
+	}
+	r.Body = http.MaxBytesReader(o.rec, r.Body, g.cfg.MaxRequestBody)
+	return true
+}
+
+// maxMirrorBody is the largest body that is copied for mirroring; larger
+// requests are not mirrored.
+const maxMirrorBody = 1 << 20
+
+// mirror sends copies of r to the endpoint's mirror deployments, each with
+// its percentage; their answers are discarded, and a slow or failing
+// mirror never affects the live request.
+func (g *Gateway) mirror(r *http.Request, ep *endpoint, escPath string) {
+	var picked []*deployment
+	for _, m := range ep.mirrors {
+		if rand.Int32N(100) < m.percent {
+			picked = append(picked, m.d)
+		}
+	}
+	if len(picked) == 0 || r.ContentLength > maxMirrorBody {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxMirrorBody+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+	if err != nil || len(body) > maxMirrorBody {
+		return
+	}
+	for _, d := range picked {
+		select {
+		case g.sem <- struct{}{}:
+		default:
+			g.m.mirrorDropped.Add(1, ep.name, d.name)
+			continue
+		}
+		u := d.upstream.JoinPath(escPathUnescaped(escPath))
+		u.RawQuery = r.URL.RawQuery
+		req, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, u.String(), bytes.NewReader(body))
+		if err != nil {
+			<-g.sem
+			continue
+		}
+		req.Header = r.Header.Clone()
+		req.Header.Del("Authorization")
+		req.Header.Del("azureml-model-deployment")
+		g.wg.Add(1)
+		go func(name string) {
+			defer g.wg.Done()
+			defer func() { <-g.sem }()
+			resp, err := g.mirrorc.Do(req)
+			if err != nil {
+				g.m.mirrored.Add(1, ep.name, name, "error")
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			g.m.mirrored.Add(1, ep.name, name, itoa(resp.StatusCode))
+		}(d.name)
+	}
+}
+
+func escPathUnescaped(p string) string {
+	if u, err := url.PathUnescape(p); err == nil {
+		return u
+	}
+	return p
+}
+
+func clip(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}

@@ -1,0 +1,407 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// Source is what the gateway reads from the store: a snapshot to load,
+// the change feed to follow, and a place for usage counts.
+type Source interface {
+	View(ctx context.Context, fn func(rekey.Tx) error) error
+	Update(ctx context.Context, fn func(rekey.Tx) error) error
+}
+
+// slot is one key slot as the gateway sees it. Fingerprints and times are
+// guarded by table.mu; the counters are atomic.
+type slot struct {
+	current, previous       fingerprint
+	hasCurrent, hasPrevious bool
+	changedAt               int64 // Unix nanoseconds of the last change
+
+	requests, graceRequests, lastUsed atomic.Int64
+}
+
+// keySet is a key owner's two slots. The pointer stays the same across
+// reloads, so usage counters survive them.
+type keySet struct {
+	owner string
+	slots [2]slot
+	dirty atomic.Bool // has counts not yet flushed to the store
+}
+
+type deployment struct {
+	name     string
+	upstream *url.URL
+}
+
+type weighted struct {
+	d   *deployment
+	cum int32 // cumulative weight
+}
+
+type mirror struct {
+	d       *deployment
+	percent int32
+}
+
+// endpoint is an online endpoint's route; replaced whole on change.
+type endpoint struct {
+	name        string
+	key         string // Endpoint.ID.Key()
+	uid         string
+	authMode    rekey.AuthMode
+	grace       time.Duration
+	keys        *keySet
+	deployments map[string]*deployment // by lower-cased name
+	live        []weighted             // deployments with traffic > 0
+	total       int32
+	mirrors     []mirror
+}
+
+// account is a QnAMaker account's runtime route.
+type account struct {
+	name    string
+	key     string // Account.ID.Key()
+	runtime *url.URL
+	grace   time.Duration
+	keys    *keySet // its QnA endpoint keys
+}
+
+// table is the gateway's in-memory view of endpoints, accounts and keys.
+type table struct {
+	fp     *fingerprinter
+	kr     *rekey.Keyring
+	logger *slog.Logger
+
+	mu         sync.RWMutex
+	byName     map[string]*endpoint     // lower-cased endpoint name; guarded by mu
+	byKey      map[string]*endpoint     // endpoint Key(); guarded by mu
+	accounts   map[string]*account      // account Key(); guarded by mu
+	keys       map[string]*keySet       // owner; guarded by mu
+	qna        map[fingerprint]string   // QnA endpoint-key fingerprints (current and previous) → account Key(); guarded by mu
+	qnaByOwner map[string][]fingerprint // what an owner put into qna; guarded by mu
+
+	syncMu sync.Mutex // one sync at a time
+	cursor int64      // guarded by syncMu
+}
+
+func newTable(kr *rekey.Keyring, logger *slog.Logger) *table {
+	return &table{fp: newFingerprinter(), kr: kr, logger: logger}
+}
+
+// load replaces the whole table with a snapshot of the store.
+func (t *table) load(ctx context.Context, src Source) error {
+	var (
+		cursor int64
+		eps    []*rekey.Endpoint
+		deps   = map[string][]*rekey.Deployment{}
+		accs   []*rekey.Account
+		keys   = map[string][]rekey.StoredKey{}
+	)
+	err := src.View(ctx, func(tx rekey.Tx) (err error) {
+		if cursor, err = tx.LatestChange(); err != nil {
+			return err
+		}
+		if eps, err = tx.AllEndpoints(); err != nil {
+			return err
+		}
+		for _, e := range eps {
+			if deps[e.ID.Key()], err = tx.Deployments(e.ID); err != nil {
+				return err
+			}
+		}
+		if accs, err = tx.AllAccounts(); err != nil {
+			return err
+		}
+		return tx.ScanKeys(func(k rekey.StoredKey) error {
+			keys[k.Resource] = append(keys[k.Resource], k)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.byName, t.byKey, t.accounts = map[string]*endpoint{}, map[string]*endpoint{}, map[string]*account{}
+	t.keys, t.qna, t.qnaByOwner = make(map[string]*keySet, len(keys)), map[fingerprint]string{}, map[string][]fingerprint{}
+	for owner, ks := range keys {
+		t.setKeysLocked(owner, ks)
+	}
+	for _, e := range eps {
+		t.setEndpointLocked(e.ID.Key(), e, deps[e.ID.Key()])
+	}
+	for _, a := range accs {
+		t.setAccountLocked(a.ID.Key(), a)
+	}
+	t.mu.Unlock()
+	t.syncMu.Lock()
+	t.cursor = cursor
+	t.syncMu.Unlock()
+	return nil
+}
+
+// sync applies the change feed since the last load or sync: each thing
+// named in the feed is read once, as it is now, and replaces (or, when
+// gone, removes) its entry. A table further behind than the feed's
+// retention reloads everything.
+func (t *table) sync(ctx context.Context, src Source) error {
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
+	const batch = 512
+	for {
+		type entity struct {
+			kind rekey.ChangeKind
+			key  string
+			e    *rekey.Endpoint
+			deps []*rekey.Deployment
+			a    *rekey.Account
+			keys []rekey.StoredKey
+		}
+		var (
+			todo   []*entity
+			last   int64
+			n      int
+			reload bool
+		)
+		err := src.View(ctx, func(tx rekey.Tx) error {
+			changes, oldest, err := tx.Changes(t.cursor, batch)
+			if err != nil {
+				return err
+			}
+			if n = len(changes); n == 0 {
+				return nil
+			}
+			if oldest > t.cursor+1 {
+				reload = true
+				return nil
+			}
+			last = changes[n-1].Seq
+			seen := map[rekey.Change]bool{}
+			for _, c := range changes {
+				k := rekey.Change{Kind: c.Kind, Key: c.Key}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				en := &entity{kind: c.Kind, key: c.Key}
+				switch c.Kind {
+				case rekey.ChangedKeys:
+					en.keys, err = tx.Keys(c.Key)
+				case rekey.ChangedEndpoint:
+					var id rekey.EndpointID
+					if id, err = rekey.ParseEndpointID(c.Key); err == nil {
+						if en.e, err = tx.Endpoint(id); err == nil {
+							en.deps, err = tx.Deployments(id)
+						}
+					}
+				case rekey.ChangedAccount:
+					var id rekey.AccountID
+					if id, err = rekey.ParseAccountID(c.Key); err == nil {
+						en.a, err = tx.Account(id)
+					}
+				}
+				if rekey.ErrorCode(err) == rekey.NotFound {
+					en.e, en.a, err = nil, nil, nil // gone: removing the entry is the change
+				}
+				if err != nil {
+					return err
+				}
+				todo = append(todo, en)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if reload {
+			t.syncMu.Unlock()
+			err := t.load(ctx, src)
+			t.syncMu.Lock()
+			return err
+		}
+		t.mu.Lock()
+		for _, en := range todo {
+			switch en.kind {
+			case rekey.ChangedKeys:
+				t.setKeysLocked(en.key, en.keys)
+			case rekey.ChangedEndpoint:
+				t.setEndpointLocked(en.key, en.e, en.deps)
+			case rekey.ChangedAccount:
+				t.setAccountLocked(en.key, en.a)
+			}
+		}
+		t.mu.Unlock()
+		if n > 0 {
+			t.cursor = last
+		}
+		if n < batch {
+			return nil
+		}
+	}
+}
+
+// setKeysLocked replaces an owner's slots from the store's keys (none:
+// the owner is gone). It opens each sealed key only to fingerprint it.
+func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey) {
+	ks := t.keys[owner]
+	if len(stored) == 0 {
+		if ks != nil {
+			ks.slots[0].hasCurrent, ks.slots[0].hasPrevious = false, false
+			ks.slots[1].hasCurrent, ks.slots[1].hasPrevious = false, false
+			delete(t.keys, owner)
+		}
+		t.indexQnALocked(owner, nil)
+		return
+	}
+	if ks == nil {
+		ks = &keySet{owner: owner}
+		t.keys[owner] = ks
+	}
+	var fps []fingerprint
+	for _, k := range stored {
+		i := slotIndex(k.Slot)
+		s := &ks.slots[i]
+		s.changedAt = k.UpdatedAt.UnixNano()
+		s.hasCurrent, s.hasPrevious = false, false
+		if v, err := t.kr.Open(k.Resource, k.Slot, k.Ciphertext); err == nil {
+			s.current, s.hasCurrent = t.fp.of(v), true
+			fps = append(fps, s.current)
+		} else {
+			t.logger.Error("a stored key does not open under this master key; it cannot authenticate", "owner", owner, "slot", k.Slot)
+		}
+		if len(k.PreviousCiphertext) > 0 {
+			if v, err := t.kr.Open(k.Resource, k.Slot, k.PreviousCiphertext); err == nil {
+				s.previous, s.hasPrevious = t.fp.of(v), true
+				fps = append(fps, s.previous)
+			}
+		}
+	}
+	if strings.HasSuffix(owner, qnaOwnerSuffix) {
+		t.indexQnALocked(owner, fps)
+	}
+}
+
+// qnaOwnerSuffix marks the owners of QnA endpoint keys (AccountID.EndpointKeys).
+var qnaOwnerSuffix = rekey.AccountID{}.EndpointKeys()[len(rekey.AccountID{}.Key()):]
+
+// indexQnALocked makes fps the fingerprints that select owner's account.
+func (t *table) indexQnALocked(owner string, fps []fingerprint) {
+	for _, fp := range t.qnaByOwner[owner] {
+		if t.qna[fp] == owner {
+			delete(t.qna, fp)
+		}
+	}
+	delete(t.qnaByOwner, owner)
+	if len(fps) > 0 {
+		for _, fp := range fps {
+			t.qna[fp] = owner
+		}
+		t.qnaByOwner[owner] = fps
+	}
+}
+
+func slotIndex(s rekey.Slot) int {
+	if s == rekey.Secondary {
+		return 1
+	}
+	return 0
+}
+
+// keySetLocked returns owner's slots, creating an empty set so routes can
+// point at it before its keys are loaded.
+func (t *table) keySetLocked(owner string) *keySet {
+	ks := t.keys[owner]
+	if ks == nil {
+		ks = &keySet{owner: owner}
+		t.keys[owner] = ks
+	}
+	return ks
+}
+
+// setEndpointLocked replaces an endpoint's route (nil: removes it).
+func (t *table) setEndpointLocked(key string, e *rekey.Endpoint, deps []*rekey.Deployment) {
+	if old := t.byKey[key]; old != nil {
+		delete(t.byName, strings.ToLower(old.name))
+		delete(t.byKey, key)
+	}
+	if e == nil || e.ProvisioningState == rekey.Deleting {
+		return
+	}
+	grace, _ := rekey.ParseGracePeriod(e.Properties[rekey.GracePeriodProperty])
+	r := &endpoint{name: e.ID.Name, key: key, uid: e.UID, authMode: e.AuthMode, grace: grace,
+		keys: t.keySetLocked(e.ID.Key()), deployments: map[string]*deployment{}}
+	for _, d := range deps {
+		u, err := url.Parse(d.Upstream())
+		if d.ProvisioningState == rekey.Deleting || err != nil || rekey.ValidateUpstream(d.Upstream()) != nil {
+			continue
+		}
+		r.deployments[strings.ToLower(d.ID.Name)] = &deployment{name: d.ID.Name, upstream: u}
+	}
+	names := make([]string, 0, len(e.Traffic))
+	for name := range e.Traffic {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if d := r.deployments[strings.ToLower(name)]; d != nil && e.Traffic[name] > 0 {
+			r.total += e.Traffic[name]
+			r.live = append(r.live, weighted{d: d, cum: r.total})
+		}
+	}
+	for name, p := range e.MirrorTraffic {
+		if d := r.deployments[strings.ToLower(name)]; d != nil && p > 0 {
+			r.mirrors = append(r.mirrors, mirror{d: d, percent: p})
+		}
+	}
+	t.byKey[key] = r
+	t.byName[strings.ToLower(e.ID.Name)] = r
+}
+
+// setAccountLocked replaces a QnAMaker account's route (nil: removes it).
+func (t *table) setAccountLocked(key string, a *rekey.Account) {
+	delete(t.accounts, key)
+	if a == nil || !a.IsQnAMaker() {
+		return
+	}
+	u, err := url.Parse(a.QnARuntimeEndpoint)
+	if err != nil || u.Host == "" {
+		t.logger.Warn("QnAMaker account has no usable qnaRuntimeEndpoint; its runtime calls will fail", "account", a.ID.Name)
+		u = nil
+	}
+	grace, _ := rekey.ParseGracePeriod(a.Tags[rekey.GracePeriodProperty])
+	t.accounts[key] = &account{name: a.ID.Name, key: key, runtime: u, grace: grace, keys: t.keySetLocked(a.ID.EndpointKeys())}
+}
+
+// match is the outcome of checking a key against a key set.
+type match struct {
+	slot    int  // 0 primary, 1 secondary
+	inGrace bool // the replaced key, accepted only because of a grace period
+	ok      bool
+}
+
+// check compares fp with both slots of ks at time now. A slot's new key
+// is valid from its change plus delay (the simulated propagation delay);
+// until then the replaced key still is, and after it for grace more.
+// Callers hold t.mu for reading.
+func check(ks *keySet, fp *fingerprint, now int64, delay, grace time.Duration) match {
+	var m match
+	for i := range ks.slots {
+		s := &ks.slots[i]
+		active := s.changedAt + int64(delay)
+		cur := s.hasCurrent && now >= active && s.current.equal(fp)
+		prev := s.hasPrevious && (now < active || now < active+int64(grace)) && s.previous.equal(fp)
+		if cur || prev {
+			m = match{slot: i, inGrace: prev && now >= active, ok: true}
+		}
+	}
+	return m
+}

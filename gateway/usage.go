@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/metrics"
+)
+
+// recordUse counts a request against the slot it used.
+func (g *Gateway) recordUse(ks *keySet, m match, now int64) {
+	s := &ks.slots[m.slot]
+	s.requests.Add(1)
+	if m.inGrace {
+		s.graceRequests.Add(1)
+		g.m.graceRequests.Add(1, ks.owner, slotNames[m.slot])
+	}
+	s.lastUsed.Store(now)
+	if !ks.dirty.Load() && ks.dirty.CompareAndSwap(false, true) {
+		g.dirtyMu.Lock()
+		g.dirty = append(g.dirty, ks)
+		g.dirtyMu.Unlock()
+	}
+}
+
+// flushUsage writes the counts gathered since the last flush to the store,
+// where the management API reads them. Counts that fail to write are put
+// back for the next flush.
+func (g *Gateway) flushUsage(ctx context.Context) error {
+	g.dirtyMu.Lock()
+	dirty := g.dirty
+	g.dirty = nil
+	g.dirtyMu.Unlock()
+	var batch []rekey.KeyUsage
+	for _, ks := range dirty {
+		ks.dirty.Store(false)
+		for i := range ks.slots {
+			s := &ks.slots[i]
+			u := rekey.KeyUsage{Owner: ks.owner, Slot: rekey.Slots[i], Requests: s.requests.Swap(0), GraceRequests: s.graceRequests.Swap(0)}
+			if u.Requests == 0 {
+				continue
+			}
+			u.LastUsed = time.Unix(0, s.lastUsed.Load()).UTC()
+			batch = append(batch, u)
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	err := g.cfg.Source.Update(ctx, func(tx rekey.Tx) error {
+		for _, u := range batch {
+			if err := tx.AddKeyUsage(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		g.cfg.Logger.Error("flushing key usage", "err", err)
+		g.dirtyMu.Lock()
+		defer g.dirtyMu.Unlock()
+		for _, u := range batch {
+			for _, ks := range dirty {
+				if ks.owner == u.Owner {
+					s := &ks.slots[slotIndex(u.Slot)]
+					s.requests.Add(u.Requests)
+					s.graceRequests.Add(u.GraceRequests)
+					if ks.dirty.CompareAndSwap(false, true) {
+						g.dirty = append(g.dirty, ks)
+					}
+				}
+			}
+		}
+	}
+	return err
+}
+
+// gatewayMetrics are the data plane's Prometheus series.
+type gatewayMetrics struct {
+	requests        *metrics.CounterVec
+	upstreamLatency *metrics.HistogramVec
+	authFailures    *metrics.CounterVec
+	throttled       *metrics.CounterVec
+	graceRequests   *metrics.CounterVec
+	mirrored        *metrics.CounterVec
+	mirrorDropped   *metrics.CounterVec
+}
+
+func newGatewayMetrics(r *metrics.Registry) gatewayMetrics {
+	return gatewayMetrics{
+		requests: r.Counter("rekey_gateway_requests_total", "Data-plane requests by endpoint, deployment, key slot and status.",
+			"endpoint", "deployment", "slot", "code"),
+		upstreamLatency: r.Histogram("rekey_gateway_upstream_latency_seconds", "Time from accepting a request to the upstream's response headers.",
+			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "endpoint", "deployment"),
+		authFailures:  r.Counter("rekey_gateway_auth_failures_total", "Requests refused for a missing, malformed or wrong credential.", "endpoint"),
+		throttled:     r.Counter("rekey_gateway_throttled_total", "Failing requests answered 429 because their address failed too often.", "endpoint"),
+		graceRequests: r.Counter("rekey_gateway_grace_requests_total", "Requests that used a replaced key during its grace period.", "owner", "slot"),
+		mirrored:      r.Counter("rekey_gateway_mirrored_total", "Mirrored copies sent, by endpoint, deployment and upstream status.", "endpoint", "deployment", "code"),
+		mirrorDropped: r.Counter("rekey_gateway_mirror_dropped_total", "Mirrored copies dropped because too many were in flight.", "endpoint", "deployment"),
+	}
+}
