@@ -10,7 +10,9 @@ import (
 func writeML(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(struct {
 		Message string `json:"message"`
 	}{msg})
 }
@@ -23,7 +25,9 @@ func writeQnA(w http.ResponseWriter, status int, code, msg string) {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}
-	json.NewEncoder(w).Encode(struct {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(struct {
 		Error detail `json:"error"`
 	}{detail{code, msg}})
 }

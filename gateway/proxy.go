@@ -55,7 +55,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	if t.deployment != "" {
 		resp.Header.Set("azureml-model-deployment", t.deployment)
 	}
-	resp.Header.Set("x-request-id", t.reqID)
+	resp.Header.Del("x-request-id") // the client already has the gateway's
 	g.m.upstreamLatency.Observe(time.Since(t.start).Seconds(), t.endpoint, t.deployment)
 	if g.cfg.MaxResponseBody > 0 {
 		resp.Body = &cappedBody{ReadCloser: resp.Body, left: g.cfg.MaxResponseBody}
