@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekey-dev/rekey"
+)
+
+// verifyTable builds a table with n endpoints of two keys each, straight
+// in memory, and returns it with every endpoint's name and one of its keys.
+func verifyTable(b *testing.B, n int) (*table, []string, []string) {
+	b.Helper()
+	t := newTable(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.byName, t.byKey, t.keys = make(map[string]*endpoint, n), make(map[string]*endpoint, n), make(map[string]*keySet, n)
+	names, keys := make([]string, n), make([]string, n)
+	changed := time.Now().Add(-time.Hour).UnixNano()
+	for i := range n {
+		names[i] = fmt.Sprintf("endpoint-%07d", i)
+		ks := &keySet{owner: names[i]}
+		for s := range ks.slots {
+			k := rekey.NewKey()
+			ks.slots[s].current, ks.slots[s].hasCurrent, ks.slots[s].changedAt = t.fp.of(k), true, changed
+			if s == i%2 {
+				keys[i] = k
+			}
+		}
+		ep := &endpoint{name: names[i], authMode: rekey.AuthKey, keys: ks}
+		t.byName[names[i]], t.byKey[names[i]], t.keys[names[i]] = ep, ep, ks
+	}
+	return t, names, keys
+}
+
+// verify is the gateway's per-request key check: fingerprint the
+// presented key, find the endpoint named in the path, compare with both
+// slots in constant time.
+func verify(t *table, name, key string, now int64) bool {
+	fp := t.fp.of(key)
+	t.mu.RLock()
+	ep := t.byName[strings.ToLower(name)]
+	ok := ep != nil && check(ep.keys, &fp, now, 0, 0).ok
+	t.mu.RUnlock()
+	return ok
+}
+
+// BenchmarkVerifyKey measures one key check with 1,000,000 keys loaded
+// (500,000 endpoints). "hot" sends requests to 1,000 endpoints (a working
+// set that stays in cache, as busy endpoints do); "cold" spreads them
+// uniformly over all 500,000, so nearly every check misses the CPU caches
+// several times: that case measures memory latency more than the check.
+//
+//	go test ./gateway -run '^$' -bench VerifyKey -benchmem
+func BenchmarkVerifyKey(b *testing.B) {
+	t, names, keys := verifyTable(b, 500_000)
+	for _, bc := range []struct {
+		name string
+		set  int
+	}{{"one", 1}, {"hot", 1000}, {"cold", len(names)}} {
+		b.Run(bc.name, func(b *testing.B) { benchVerify(b, t, names, keys, bc.set) })
+	}
+}
+
+func benchVerify(b *testing.B, t *table, names, keys []string, set int) {
+	now := time.Now().UnixNano()
+	order := make([]int, 1<<16)
+	for i := range order {
+		order[i] = rand.IntN(len(names)) % set * (len(names) / set)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		j := order[i&(len(order)-1)]
+		if !verify(t, names[j], keys[j], now) {
+			b.Fatal("a valid key was refused")
+		}
+		i++
+	}
+	b.StopTimer()
+	if verify(t, names[0], keys[1], now) {
+		b.Fatal("another endpoint's key was accepted")
+	}
+}
+
+// BenchmarkVerifyKeyParallel is the hot check from all cores at once.
+func BenchmarkVerifyKeyParallel(b *testing.B) {
+	t, names, keys := verifyTable(b, 500_000)
+	now := time.Now().UnixNano()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 1))
+		for pb.Next() {
+			j := r.IntN(1000) * 500
+			if !verify(t, names[j], keys[j], now) {
+				b.Error("a valid key was refused")
+				return
+			}
+		}
+	})
+}
