@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -200,4 +204,56 @@ func TestCLIAccountsAndQnA(t *testing.T) {
 		t.Errorf("--key-type tertiary = %v, want a usage error", err)
 	}
 	step("cli_account_delete", "account", "delete", "--name", "my-qna")
+}
+
+// TestCLIGatewayQuickstart: put rekey in front of a model server with the
+// CLI, call it, and see which key slot is in use.
+func TestCLIGatewayQuickstart(t *testing.T) {
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"ok":true}`) }))
+	defer model.Close()
+	s := startServer(t, "", "--usage-flush", "20ms")
+	env := envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir, "REKEY_RESOURCE_GROUP", "cli")
+	run := func(args ...string) string {
+		t.Helper()
+		out, stderr, err := cli(t, env, args...)
+		if err != nil {
+			t.Fatalf("rekey %v: %v\n%s", args, err, stderr)
+		}
+		return out
+	}
+	run("workspace", "create", "--name", "ws1")
+	run("endpoint", "create", "--workspace", "ws1", "--name", "llm")
+	out := run("deployment", "create", "--workspace", "ws1", "--endpoint", "llm", "--name", "blue", "--upstream", model.URL)
+	if !strings.Contains(out, "Succeeded") || !strings.Contains(out, model.URL) {
+		t.Errorf("deployment create = %q", out)
+	}
+	if _, _, err := cli(t, env, "endpoint", "traffic", "--workspace", "ws1", "--name", "llm", "--set", "green=100"); err == nil || !strings.Contains(err.Error(), "green") {
+		t.Errorf("traffic to a missing deployment = %v, want the server's error naming it", err)
+	}
+	run("endpoint", "traffic", "--workspace", "ws1", "--name", "llm", "--set", "blue=100")
+	var keys struct{ SecondaryKey string }
+	json.Unmarshal([]byte(run("keys", "list", "--workspace", "ws1", "--endpoint", "llm", "--output", "json")), &keys)
+	for range 3 {
+		req, _ := http.NewRequest("POST", s.Gateway+"/endpoints/llm/score", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+keys.SecondaryKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("scoring = %v, %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := run("keys", "usage", "--workspace", "ws1", "--endpoint", "llm")
+		if strings.Contains(out, "secondary  3 ") && strings.Contains(out, "primary    0 ") && strings.Contains(out, "never") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keys usage = %q, want secondary used 3 times and primary never", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := run("deployment", "list", "--workspace", "ws1", "--endpoint", "llm"); !strings.Contains(out, "blue") {
+		t.Errorf("deployment list = %q", out)
+	}
 }

@@ -180,6 +180,21 @@ func runEndpoint(ctx context.Context, args []string, getenv func(string) string,
 				}
 				return show(stdout, f, data, false, true)
 			}},
+		{name: "traffic", help: "Set an endpoint's traffic split between its deployments (percentages adding up to 100).\n\nExample:\n  rekey endpoint traffic --workspace ws1 --name my-endpoint --set blue=90,green=10\n",
+			flags: func(fs *flag.FlagSet) {
+				idFlags(fs)
+				fs.StringVar(&description, "set", "", "`split` such as blue=90,green=10")
+			},
+			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := errors.Join(required("workspace", ws), required("name", name), required("set", description)); err != nil {
+					return err
+				}
+				data, err := setTraffic(ctx, c, stderr, ws, name, description)
+				if err != nil {
+					return err
+				}
+				return show(stdout, f, data, false, true)
+			}},
 		{name: "list", help: "List a workspace's online endpoints.\n\nExample:\n  rekey endpoint list --workspace ws1\n",
 			flags: func(fs *flag.FlagSet) { fs.StringVar(&ws, "workspace", "", "workspace `name`") },
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
@@ -262,6 +277,13 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 					return err
 				}
 				return printTable(stdout, []string{"SLOT", "KEY"}, [][]string{{"primary", k.PrimaryKey}, {"secondary", k.SecondaryKey}})
+			}},
+		{name: "usage", help: "Show how many gateway requests used each key slot, and when last: check that nobody still uses a key before regenerating it.\n\nExample:\n  rekey keys usage --workspace ws1 --endpoint my-endpoint\n", flags: idFlags,
+			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := errors.Join(required("workspace", ws), required("endpoint", name)); err != nil {
+					return err
+				}
+				return showUsage(ctx, c, f, stdout, c.path("workspaces", ws, "onlineEndpoints", name))
 			}},
 		{name: "regenerate", help: "Regenerate one of an endpoint's keys and wait for the operation.\n\nThe old key stops working as soon as the server accepts the request.\n--key-value sets the key to a value of your choice (16-256 printable\nASCII characters); without it, or with the current key, a random key\nis generated.\n\nExamples:\n  rekey keys regenerate --workspace ws1 --endpoint my-endpoint --key-type primary\n  rekey keys regenerate --workspace ws1 --endpoint my-endpoint --key-type secondary --key-value \"$NEW_KEY\"\n",
 			flags: func(fs *flag.FlagSet) {

@@ -107,6 +107,13 @@ func runAccountKeys(ctx context.Context, args []string, getenv func(string) stri
 				}
 				return printKeys(stdout, f, data)
 			}},
+		{name: "usage", help: "Show how many QnA runtime requests used each endpoint key, and when last.\n\nExample:\n  rekey account keys usage --name my-qna\n", flags: nameFlag,
+			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := required("name", name); err != nil {
+					return err
+				}
+				return showUsage(ctx, c, f, stdout, c.providerPath(csNamespace, "accounts", name))
+			}},
 		{name: "regenerate", help: "Regenerate one subscription key; the old one stops working at once.\n\nExample:\n  rekey account keys regenerate --name my-qna --key-name key1\n",
 			flags: func(fs *flag.FlagSet) {
 				nameFlag(fs)

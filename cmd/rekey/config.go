@@ -43,6 +43,7 @@ type serveConfig struct {
 	UpstreamResponseTimeout time.Duration
 	GatewayAccessLog        bool
 	SyncInterval            time.Duration
+	UsageFlush              time.Duration
 }
 
 // Roles a process can take.
@@ -139,6 +140,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.UpstreamResponseTimeout, "upstream-response-timeout", "REKEY_UPSTREAM_RESPONSE_TIMEOUT", 5*time.Minute, "time for an upstream's response headers (a streaming body is never cut off)")
 	boolean(&c.GatewayAccessLog, "gateway-access-log", "REKEY_GATEWAY_ACCESS_LOG", true, "log one line per gateway request")
 	dur(&c.SyncInterval, "sync-interval", "REKEY_SYNC_INTERVAL", time.Second, "how often the gateway reads changes made by other processes")
+	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {
@@ -184,7 +186,7 @@ func (c *serveConfig) validate() error {
 	if c.AuthFailLimit < 0 || c.AuthFailWindow <= 0 {
 		return fmt.Errorf("--auth-fail-limit must be 0 or more and --auth-fail-window positive")
 	}
-	if c.GatewayMaxRequestBody < 1 || c.GatewayMaxResponseBody < 0 || c.UpstreamConnectTimeout <= 0 || c.UpstreamResponseTimeout <= 0 || c.SyncInterval <= 0 {
+	if c.GatewayMaxRequestBody < 1 || c.GatewayMaxResponseBody < 0 || c.UpstreamConnectTimeout <= 0 || c.UpstreamResponseTimeout <= 0 || c.SyncInterval <= 0 || c.UsageFlush <= 0 {
 		return fmt.Errorf("gateway limits and timeouts must be positive")
 	}
 	for name, u := range map[string]string{"--gateway-url": c.GatewayURL, "--public-url": c.PublicURL} {

@@ -18,15 +18,17 @@ Usage:
   rekey <command> [flags]
 
 Server:
-  serve        run the management and QnA authoring APIs (HTTPS on 127.0.0.1:7443)
+  serve        run the management API (HTTPS on 127.0.0.1:7443) and the
+               data-plane gateway (HTTP on 127.0.0.1:7080)
 
 Client (talks to a running server; defaults come from ./rekey-data):
   workspace    create, list, show and delete workspaces
-  endpoint     create, list, show and delete online endpoints
-  keys         list and regenerate an endpoint's keys
+  endpoint     create, list, show and delete online endpoints; set traffic
+  deployment   create, list and delete deployments (the upstream behind an endpoint)
+  keys         list, regenerate and see the usage of an endpoint's keys
   token        get a token for an AMLToken endpoint
   account      create, list, show and delete Cognitive Services accounts;
-               account keys list|regenerate
+               account keys list|regenerate|usage
   qna          QnA Maker endpoint keys: qna keys show|refresh
 
 Other:
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runKeys(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return runToken(ctx, rest, getenv, stdout, stderr)
+	case "deployment", "deployments":
+		return runDeployment(ctx, rest, getenv, stdout, stderr)
 	case "account", "accounts":
 		return runAccount(ctx, rest, getenv, stdout, stderr)
 	case "qna":

@@ -99,7 +99,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			PropagationDelay: cfg.PropagationDelay, FailLimit: failLimit(cfg.AuthFailLimit), FailWindow: cfg.AuthFailWindow,
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
-			SyncInterval: cfg.SyncInterval, AccessLog: cfg.GatewayAccessLog,
+			SyncInterval: cfg.SyncInterval, UsageFlush: cfg.UsageFlush, AccessLog: cfg.GatewayAccessLog,
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
