@@ -11,10 +11,10 @@ package gateway
 
 import (
 	"context"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"strings"
 	"sync"
 	"time"
@@ -58,12 +58,13 @@ type Config struct {
 // Gateway is the data-plane handler. Start it after New; Stop flushes
 // usage and waits for its goroutines.
 type Gateway struct {
-	cfg     Config
-	tbl     *table
-	limiter *limiter
-	proxy   *httputil.ReverseProxy
-	mirrorc *http.Client
-	m       gatewayMetrics
+	cfg       Config
+	tbl       *table
+	limiter   *limiter
+	transport *http.Transport
+	errorLog  *log.Logger
+	mirrorc   *http.Client
+	m         gatewayMetrics
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup // background loops and mirror requests
@@ -111,14 +112,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
+		// A proxy passes the client's Accept-Encoding through as it is,
+		// rather than adding gzip and inflating the answer itself.
+		DisableCompression: true,
 	}
-	g.proxy = &httputil.ReverseProxy{
-		Rewrite:        g.rewrite,
-		Transport:      transport,
-		ModifyResponse: g.modifyResponse,
-		ErrorHandler:   g.proxyError,
-		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-	}
+	g.transport, g.errorLog = transport, slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
+	g.tbl.newProxy = g.newProxy
 	g.mirrorc = &http.Client{Transport: transport, Timeout: time.Minute}
 	if err := g.tbl.load(ctx, cfg.Source); err != nil {
 		return nil, err

@@ -41,12 +41,12 @@ func (g *Gateway) serveQnA(w http.ResponseWriter, r *http.Request) {
 	}
 	o.endpoint, o.slot = "qna:"+acc.name, slotNames[m.slot]
 	g.recordUse(acc.keys, m, now)
-	if acc.runtime == nil {
+	if acc.proxy == nil {
 		writeQnA(o.rec, http.StatusBadGateway, "QnaRuntimeError", "The QnAMaker account '"+acc.name+"' has no usable qnaRuntimeEndpoint.")
 		return
 	}
 	if !g.limitBody(o, r) {
 		return
 	}
-	g.forward(o, r, &target{upstream: acc.runtime, escPath: r.URL.EscapedPath(), reqID: o.reqID, start: o.start, endpoint: o.endpoint, qna: true})
+	g.forward(o, r, acc.proxy)
 }

@@ -102,7 +102,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	if len(ep.mirrors) > 0 {
 		g.mirror(r, ep, "/"+escRest)
 	}
-	g.forward(o, r, &target{upstream: d.upstream, escPath: "/" + escRest, deployment: d.name, reqID: o.reqID, start: o.start, endpoint: ep.name})
+	g.forward(o, r, d.proxy)
 }
 
 // denied answers a failed authentication: 429 once the client's address

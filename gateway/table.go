@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"net/http/httputil"
 	"net/url"
 	"sort"
 	"strings"
@@ -41,6 +42,7 @@ type keySet struct {
 type deployment struct {
 	name     string
 	upstream *url.URL
+	proxy    *httputil.ReverseProxy
 }
 
 type weighted struct {
@@ -72,12 +74,16 @@ type account struct {
 	name    string
 	key     string // Account.ID.Key()
 	runtime *url.URL
+	proxy   *httputil.ReverseProxy // nil without a runtime
 	grace   time.Duration
 	keys    *keySet // its QnA endpoint keys
 }
 
 // table is the gateway's in-memory view of endpoints, accounts and keys.
 type table struct {
+	// newProxy makes the reverse proxy of an upstream (Gateway.newProxy).
+	newProxy func(upstream *url.URL, endpoint, deployment string, qna bool) *httputil.ReverseProxy
+
 	fp     *fingerprinter
 	kr     *rekey.Keyring
 	logger *slog.Logger
@@ -344,7 +350,7 @@ func (t *table) setEndpointLocked(key string, e *rekey.Endpoint, deps []*rekey.D
 		if d.ProvisioningState == rekey.Deleting || err != nil || rekey.ValidateUpstream(d.Upstream()) != nil {
 			continue
 		}
-		r.deployments[strings.ToLower(d.ID.Name)] = &deployment{name: d.ID.Name, upstream: u}
+		r.deployments[strings.ToLower(d.ID.Name)] = &deployment{name: d.ID.Name, upstream: u, proxy: t.newProxy(u, e.ID.Name, d.ID.Name, false)}
 	}
 	names := make([]string, 0, len(e.Traffic))
 	for name := range e.Traffic {
@@ -378,7 +384,11 @@ func (t *table) setAccountLocked(key string, a *rekey.Account) {
 		u = nil
 	}
 	grace, _ := rekey.ParseGracePeriod(a.Tags[rekey.GracePeriodProperty])
-	t.accounts[key] = &account{name: a.ID.Name, key: key, runtime: u, grace: grace, keys: t.keySetLocked(a.ID.EndpointKeys())}
+	acc := &account{name: a.ID.Name, key: key, runtime: u, grace: grace, keys: t.keySetLocked(a.ID.EndpointKeys())}
+	if u != nil {
+		acc.proxy = t.newProxy(u, "qna:"+a.ID.Name, "", true)
+	}
+	t.accounts[key] = acc
 }
 
 // match is the outcome of checking a key against a key set.

@@ -37,28 +37,41 @@ func (r *Registry) Handler() http.Handler {
 	})
 }
 
+// MaxLabels is the most labels a family may have. Label values are kept
+// in a fixed-size array, so recording a value allocates nothing.
+const MaxLabels = 4
+
+type labelValues [MaxLabels]string
+
+func toKey(values []string) labelValues {
+	var k labelValues
+	copy(k[:], values)
+	return k
+}
+
 // CounterVec is a counter with labels.
 type CounterVec struct {
 	name, help string
 	labels     []string
 	mu         sync.RWMutex
-	values     map[string]*atomic.Int64 // joined label values; guarded by mu
+	values     map[labelValues]*atomic.Int64 // guarded by mu
 }
 
 // Counter registers a counter family.
 func (r *Registry) Counter(name, help string, labels ...string) *CounterVec {
-	c := &CounterVec{name: name, help: help, labels: labels, values: map[string]*atomic.Int64{}}
+	if len(labels) > MaxLabels {
+		panic("metrics: too many labels for " + name)
+	}
+	c := &CounterVec{name: name, help: help, labels: labels, values: map[labelValues]*atomic.Int64{}}
 	r.mu.Lock()
 	r.families = append(r.families, c)
 	r.mu.Unlock()
 	return c
 }
 
-const sep = "\xff"
-
 // Add adds n to the counter with the given label values.
 func (c *CounterVec) Add(n int64, values ...string) {
-	key := strings.Join(values, sep)
+	key := toKey(values)
 	c.mu.RLock()
 	v := c.values[key]
 	c.mu.RUnlock()
@@ -77,7 +90,7 @@ func (c *CounterVec) Add(n int64, values ...string) {
 func (c *CounterVec) Value(values ...string) int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if v := c.values[strings.Join(values, sep)]; v != nil {
+	if v := c.values[toKey(values)]; v != nil {
 		return v.Load()
 	}
 	return 0
@@ -98,7 +111,7 @@ type HistogramVec struct {
 	labels     []string
 	buckets    []float64
 	mu         sync.RWMutex
-	values     map[string]*histogram // guarded by mu
+	values     map[labelValues]*histogram // guarded by mu
 }
 
 type histogram struct {
@@ -109,7 +122,10 @@ type histogram struct {
 
 // Histogram registers a histogram family with upper bucket bounds.
 func (r *Registry) Histogram(name, help string, buckets []float64, labels ...string) *HistogramVec {
-	h := &HistogramVec{name: name, help: help, labels: labels, buckets: buckets, values: map[string]*histogram{}}
+	if len(labels) > MaxLabels {
+		panic("metrics: too many labels for " + name)
+	}
+	h := &HistogramVec{name: name, help: help, labels: labels, buckets: buckets, values: map[labelValues]*histogram{}}
 	r.mu.Lock()
 	r.families = append(r.families, h)
 	r.mu.Unlock()
@@ -118,7 +134,7 @@ func (r *Registry) Histogram(name, help string, buckets []float64, labels ...str
 
 // Observe records v for the given label values.
 func (h *HistogramVec) Observe(v float64, values ...string) {
-	key := strings.Join(values, sep)
+	key := toKey(values)
 	h.mu.RLock()
 	x := h.values[key]
 	h.mu.RUnlock()
@@ -159,24 +175,27 @@ func (h *HistogramVec) write(w io.Writer) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+func sortedKeys[V any](m map[labelValues]V) []labelValues {
+	keys := make([]labelValues, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Slice(keys, func(i, j int) bool {
+		for n := range keys[i] {
+			if keys[i][n] != keys[j][n] {
+				return keys[i][n] < keys[j][n]
+			}
+		}
+		return false
+	})
 	return keys
 }
 
 // labelString renders {a="x",b="y"[,le="..."]}.
-func labelString(names []string, joined, le string) string {
+func labelString(names []string, values labelValues, le string) string {
 	var parts []string
-	if len(names) > 0 {
-		for i, v := range strings.Split(joined, sep) {
-			if i < len(names) {
-				parts = append(parts, names[i]+"="+quote(v))
-			}
-		}
+	for i, n := range names {
+		parts = append(parts, n+"="+quote(values[i]))
 	}
 	if le != "" {
 		parts = append(parts, "le="+quote(le))
