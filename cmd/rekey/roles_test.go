@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	ml "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/machinelearning/armmachinelearning/v4"
+)
+
+// startGateway runs "rekey serve --role gateway" on dataDir and returns
+// its URL.
+func startGateway(t *testing.T, dataDir string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--role", "gateway", "--data", dataDir, "--gateway-listen", "127.0.0.1:0"}, args...), envOf(), nil, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway role returned %v", err)
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if _, after, ok := strings.Cut(sc.Text(), "data-plane gateway on "); ok {
+			go io.Copy(io.Discard, pr)
+			return after
+		}
+	}
+	t.Fatalf("the gateway role did not start: %v", <-done)
+	return ""
+}
+
+// TestRolesSplit: a management process and a gateway process share one
+// data directory; the gateway follows the management side's changes
+// through the change feed.
+func TestRolesSplit(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	s := startServer(t, "", "--role", "management")
+	if s.Gateway != "" {
+		t.Fatalf("management role started a gateway on %s", s.Gateway)
+	}
+	gw := startGateway(t, s.DataDir, "--sync-interval", "50ms")
+
+	c := newSDK(t, s)
+	c.mustWorkspace(t, "ws1")
+	c.mustEndpoint(t, "ws1", "split", ml.EndpointAuthModeKey)
+	deployments, _ := ml.NewOnlineDeploymentsClient(testSub, staticToken(s.Token), s.armOptions())
+	dp, err := deployments.BeginCreateOrUpdate(t.Context(), testRG, "ws1", "split", "blue", ml.OnlineDeployment{Location: to.Ptr("westeurope"),
+		Properties: &ml.ManagedOnlineDeployment{EndpointComputeType: to.Ptr(ml.EndpointComputeTypeManaged), Properties: map[string]*string{"rekey.upstream": to.Ptr(up.URL)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := c.ep.BeginCreateOrUpdate(t.Context(), testRG, "ws1", "split", ml.OnlineEndpoint{Location: to.Ptr("westeurope"),
+		Properties: &ml.OnlineEndpointProperties{AuthMode: to.Ptr(ml.EndpointAuthModeKey), Traffic: map[string]*int32{"blue": to.Ptr[int32](100)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ep.PollUntilDone(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	status := func(key string) int {
+		req, _ := http.NewRequest("POST", gw+"/endpoints/split/score", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5s", what)
+			}
+		}
+	}
+	p, _ := c.keys(t, "ws1", "split")
+	eventually("the gateway process learns of the new endpoint", func() bool { return status(p) == 200 })
+	c.regenerate(t, "ws1", "split", ml.KeyTypePrimary, nil)
+	newP, _ := c.keys(t, "ws1", "split")
+	eventually("the gateway process refuses the old key", func() bool { return status(p) == 401 && status(newP) == 200 })
+	resp, err := http.Get(gw + "/metrics")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET /metrics on a gateway-only process = %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
