@@ -74,7 +74,10 @@ func testChangeFeed(t *testing.T, s rekey.Store) {
 		return err
 	})
 	acc := rekey.AccountID{Subscription: sub, ResourceGroup: "rg", Name: "acc"}
-	mustUpdate(t, s, func(tx rekey.Tx) error { _, err := tx.PutAccount(&rekey.Account{ID: acc, Kind: rekey.KindQnAMaker}); return err })
+	mustUpdate(t, s, func(tx rekey.Tx) error {
+		_, err := tx.PutAccount(&rekey.Account{ID: acc, Kind: rekey.KindQnAMaker})
+		return err
+	})
 	mustUpdate(t, s, func(tx rekey.Tx) error { return tx.DeleteWorkspace(ws) })
 	err := s.View(t.Context(), func(tx rekey.Tx) error {
 		changes, _, err := tx.Changes(start, 100)
