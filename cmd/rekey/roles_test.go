@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -102,5 +103,57 @@ func TestRolesSplit(t *testing.T) {
 		t.Errorf("GET /metrics on a gateway-only process = %v, %v", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+}
+
+// TestGatewayTLSAndMetrics: --gateway-tls serves the data plane over HTTPS
+// with the local CA, and the management listener's /metrics reports its
+// traffic without any key in it.
+func TestGatewayTLSAndMetrics(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	s := startServer(t, "", "--gateway-tls")
+	if !strings.HasPrefix(s.Gateway, "https://") {
+		t.Fatalf("gateway URL = %s, want https", s.Gateway)
+	}
+	out, stderr, err := cli(t, envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir), "workspace", "create", "--name", "ws1")
+	if err != nil {
+		t.Fatalf("%v %s %s", err, out, stderr)
+	}
+	env := envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir)
+	for _, args := range [][]string{
+		{"endpoint", "create", "--workspace", "ws1", "--name", "tls"},
+		{"deployment", "create", "--workspace", "ws1", "--endpoint", "tls", "--name", "blue", "--upstream", up.URL},
+		{"endpoint", "traffic", "--workspace", "ws1", "--name", "tls", "--set", "blue=100"},
+	} {
+		if _, stderr, err := cli(t, env, args...); err != nil {
+			t.Fatalf("rekey %v: %v %s", args, err, stderr)
+		}
+	}
+	keysJSON, _, err := cli(t, env, "keys", "list", "--workspace", "ws1", "--endpoint", "tls", "--output", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys struct{ PrimaryKey string }
+	json.Unmarshal([]byte(keysJSON), &keys)
+	p := keys.PrimaryKey
+	req, _ := http.NewRequest("POST", s.Gateway+"/endpoints/tls/score", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+p)
+	resp, err := s.httpClient().Do(req) // trusts only the generated CA
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("scoring over the gateway's TLS = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = s.httpClient().Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `rekey_gateway_requests_total{endpoint="tls",deployment="blue",slot="primary",code="200"} 1`) {
+		t.Errorf("/metrics lacks the scoring request:\n%s", body)
+	}
+	if strings.Contains(string(body), p) {
+		t.Errorf("/metrics contains a key")
 	}
 }
