@@ -146,7 +146,7 @@ func TestDigestMatchesHMAC(t *testing.T) {
 	for range 4 {
 		<-done
 	}
-	if n := testing.AllocsPerRun(100, func() { k.Digest("some-key-value") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { k.Digest("some-key-value") }); n != 0 && !raceEnabled {
 		t.Errorf("Digest allocates %v times per call, want 0", n)
 	}
 }

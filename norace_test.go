@@ -1,0 +1,5 @@
+//go:build !race
+
+package rekey_test
+
+const raceEnabled = false
