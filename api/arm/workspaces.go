@@ -44,6 +44,18 @@ type workspaceIn struct {
 	} `json:"properties"`
 }
 
+// applyProperties copies the properties the body sets onto w.
+func (in *workspaceIn) applyProperties(w *rekey.Workspace) {
+	if p := in.Properties; p != nil {
+		if p.FriendlyName != nil {
+			w.FriendlyName = *p.FriendlyName
+		}
+		if p.Description != nil {
+			w.Description = *p.Description
+		}
+	}
+}
+
 func workspaceOut(w *rekey.Workspace, byType string) workspaceJSON {
 	return workspaceJSON{
 		ID: w.ID.String(), Name: w.ID.Name, Type: rekey.TypeWorkspace, Location: w.Location,
@@ -101,14 +113,7 @@ func (a *api) handleWorkspacePut(w http.ResponseWriter, r *http.Request) error {
 		if in.Kind != nil {
 			w.Kind = *in.Kind
 		}
-		if p := in.Properties; p != nil {
-			if p.FriendlyName != nil {
-				w.FriendlyName = *p.FriendlyName
-			}
-			if p.Description != nil {
-				w.Description = *p.Description
-			}
-		}
+		in.applyProperties(w)
 		w.SystemData.LastModifiedBy, w.SystemData.LastModifiedAt = who.Name, a.now()
 		out = w
 		_, err = tx.PutWorkspace(w)
@@ -156,14 +161,7 @@ func (a *api) handleWorkspacePatch(w http.ResponseWriter, r *http.Request) error
 				return err
 			}
 		}
-		if p := in.Properties; p != nil {
-			if p.FriendlyName != nil {
-				ws.FriendlyName = *p.FriendlyName
-			}
-			if p.Description != nil {
-				ws.Description = *p.Description
-			}
-		}
+		in.applyProperties(ws)
 		ws.SystemData.LastModifiedBy, ws.SystemData.LastModifiedAt = who.Name, a.now()
 		out = ws
 		_, err = tx.PutWorkspace(ws)

@@ -231,3 +231,21 @@ func progressWriter(w io.Writer) io.Writer {
 	}
 	return nil
 }
+
+// remove deletes an ARM resource, waits for the operation when there is
+// one, and says what happened ("Deleted endpoint x." or "... did not exist.").
+func (c *client) remove(ctx context.Context, path, kind, name string, stdout, stderr io.Writer) error {
+	resp, _, err := c.do(ctx, http.MethodDelete, path, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		fmt.Fprintf(stdout, "%s %s did not exist.\n", strings.ToUpper(kind[:1])+kind[1:], name)
+		return nil
+	}
+	if err := c.wait(ctx, resp, progressWriter(stderr)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Deleted %s %s.\n", kind, name)
+	return nil
+}

@@ -122,16 +122,7 @@ func runWorkspace(ctx context.Context, args []string, getenv func(string) string
 				if err := required("name", name); err != nil {
 					return err
 				}
-				resp, _, err := c.do(ctx, http.MethodDelete, c.path("workspaces", name), nil)
-				if err != nil {
-					return err
-				}
-				if resp.StatusCode == http.StatusNoContent {
-					fmt.Fprintf(stdout, "Workspace %s did not exist.\n", name)
-				} else {
-					fmt.Fprintf(stdout, "Deleted workspace %s.\n", name)
-				}
-				return nil
+				return c.remove(ctx, c.path("workspaces", name), "workspace", name, stdout, stderr)
 			}},
 	}, args, getenv, stdout, stderr)
 }
@@ -236,19 +227,7 @@ func runEndpoint(ctx context.Context, args []string, getenv func(string) string,
 				if err := errors.Join(required("workspace", ws), required("name", name)); err != nil {
 					return err
 				}
-				resp, _, err := c.do(ctx, http.MethodDelete, c.path("workspaces", ws, "onlineEndpoints", name), nil)
-				if err != nil {
-					return err
-				}
-				if resp.StatusCode == http.StatusNoContent {
-					fmt.Fprintf(stdout, "Endpoint %s did not exist.\n", name)
-					return nil
-				}
-				if err := c.wait(ctx, resp, progressWriter(stderr)); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "Deleted endpoint %s.\n", name)
-				return nil
+				return c.remove(ctx, c.path("workspaces", ws, "onlineEndpoints", name), "endpoint", name, stdout, stderr)
 			}},
 	}, args, getenv, stdout, stderr)
 }

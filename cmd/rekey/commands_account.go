@@ -68,16 +68,7 @@ func runAccount(ctx context.Context, args []string, getenv func(string) string, 
 				if err := required("name", name); err != nil {
 					return err
 				}
-				resp, _, err := c.do(ctx, http.MethodDelete, path(c, name), nil)
-				if err != nil {
-					return err
-				}
-				if resp.StatusCode == http.StatusNoContent {
-					fmt.Fprintf(stdout, "Account %s did not exist.\n", name)
-				} else {
-					fmt.Fprintf(stdout, "Deleted account %s.\n", name)
-				}
-				return nil
+				return c.remove(ctx, path(c, name), "account", name, stdout, stderr)
 			}},
 	}, args, getenv, stdout, stderr)
 }

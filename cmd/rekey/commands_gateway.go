@@ -135,19 +135,7 @@ func runDeployment(ctx context.Context, args []string, getenv func(string) strin
 				if err := need(); err != nil {
 					return err
 				}
-				resp, _, err := c.do(ctx, http.MethodDelete, path(c, name), nil)
-				if err != nil {
-					return err
-				}
-				if resp.StatusCode == http.StatusNoContent {
-					fmt.Fprintf(stdout, "Deployment %s did not exist.\n", name)
-					return nil
-				}
-				if err := c.wait(ctx, resp, progressWriter(stderr)); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "Deleted deployment %s.\n", name)
-				return nil
+				return c.remove(ctx, path(c, name), "deployment", name, stdout, stderr)
 			}},
 	}, args, getenv, stdout, stderr)
 }
