@@ -18,6 +18,13 @@ import (
 	"time"
 )
 
+// Header names in canonical form: net/http copies any other spelling into
+// a new canonical string on every Get, Set and Del.
+const (
+	headerRequestID  = "X-Request-Id"
+	headerDeployment = "Azureml-Model-Deployment"
+)
+
 // newProxy returns the reverse proxy of one upstream: a deployment of an
 // endpoint, or a QnA account's runtime. Each has its own, so its hooks
 // know their target without per-request context values.
@@ -40,15 +47,15 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 			pr.Out.URL.Path, pr.Out.URL.RawPath = path, esc
 			pr.SetURL(upstream)
 			pr.Out.Header.Del("Authorization")
-			pr.Out.Header.Del("azureml-model-deployment")
+			pr.Out.Header.Del(headerDeployment)
 			pr.SetXForwarded()
 		},
 		Transport: g.transport,
 		ModifyResponse: func(resp *http.Response) error {
 			if deployment != "" {
-				resp.Header.Set("azureml-model-deployment", deployment)
+				resp.Header.Set(headerDeployment, deployment)
 			}
-			resp.Header.Del("x-request-id") // the client has the gateway's
+			resp.Header.Del(headerRequestID) // the client has the gateway's
 			if g.cfg.MaxResponseBody > 0 {
 				resp.Body = &cappedBody{ReadCloser: resp.Body, left: g.cfg.MaxResponseBody}
 			}
@@ -65,7 +72,7 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 // forward sends r to p. The request id goes upstream in X-Request-Id,
 // replacing any the client sent, as Azure ML does.
 func (g *Gateway) forward(o *outcome, r *http.Request, p *httputil.ReverseProxy) {
-	r.Header.Set("X-Request-Id", o.reqID)
+	r.Header.Set(headerRequestID, o.reqID)
 	o.proxied = true
 	p.ServeHTTP(o.rec, r)
 }
@@ -109,7 +116,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, 
 	case isTimeout(err):
 		status, msg = http.StatusGatewayTimeout, "The upstream of "+what+" did not answer in time."
 	}
-	g.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream error", slog.String("request_id", r.Header.Get("X-Request-Id")),
+	g.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream error", slog.String("request_id", r.Header.Get(headerRequestID)),
 		slog.String("endpoint", endpoint), slog.String("deployment", deployment), slog.String("err", err.Error()))
 	if qna {
 		writeQnA(w, status, "QnaRuntimeError", msg)
@@ -137,7 +144,7 @@ type outcome struct {
 func (g *Gateway) begin(w http.ResponseWriter, r *http.Request) *outcome {
 	o := &outcome{recorder: recorder{ResponseWriter: w}, r: r, reqID: requestID(), start: time.Now(), slot: "none"}
 	o.rec = &o.recorder
-	w.Header().Set("x-request-id", o.reqID)
+	w.Header().Set(headerRequestID, o.reqID)
 	return o
 }
 

@@ -77,7 +77,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var d *deployment
-	if pin := r.Header.Get("azureml-model-deployment"); pin != "" {
+	if pin := r.Header.Get(headerDeployment); pin != "" {
 		if d = ep.deployments[strings.ToLower(pin)]; d == nil {
 			writeML(o.rec, http.StatusNotFound, "The deployment '"+clip(pin)+"' named in the azureml-model-deployment header does not exist in endpoint '"+ep.name+"'.")
 			return
@@ -126,7 +126,9 @@ func (g *Gateway) limitBody(o *outcome, r *http.Request) bool {
 		writeML(o.rec, http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(g.cfg.MaxRequestBody)+" bytes.")
 		return false
 	}
-	r.Body = http.MaxBytesReader(o.rec, r.Body, g.cfg.MaxRequestBody)
+	if r.ContentLength < 0 { // chunked: count while it streams; otherwise the server reads no more than Content-Length
+		r.Body = http.MaxBytesReader(o.rec, r.Body, g.cfg.MaxRequestBody)
+	}
 	return true
 }
 
@@ -171,7 +173,7 @@ func (g *Gateway) mirror(r *http.Request, ep *endpoint, escPath string) {
 		}
 		req.Header = r.Header.Clone()
 		req.Header.Del("Authorization")
-		req.Header.Del("azureml-model-deployment")
+		req.Header.Del(headerDeployment)
 		g.wg.Add(1)
 		go func(name string) {
 			defer g.wg.Done()
