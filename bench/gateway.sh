@@ -35,7 +35,7 @@ go build -o "$work/upstream" ./bench/upstream
 "$work/upstream" -listen "$UP" & pids+=($!)
 
 export REKEY_ADMIN_TOKEN=bench-admin-token-0123456789
-GOGC=${REKEY_GOGC:-100} "$work/rekey" serve --data "$work/data" --listen "$MGMT" --insecure-http --gateway-listen "$GW" \
+"$work/rekey" serve --data "$work/data" --listen "$MGMT" --insecure-http --gateway-listen "$GW" \
   --gateway-access-log=false --log-format json >"$work/rekey.out" 2>"$work/rekey.err" & pids+=($!)
 for _ in $(seq 50); do curl -fs "http://$MGMT/readyz" >/dev/null && break; sleep 0.1; done
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/rekey-dev/rekey"
@@ -52,6 +53,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
+	tuneGC(getenv)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -199,6 +201,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("shutting down: finishing in-flight requests")
 	return nil
+}
+
+// tuneGC trades memory for CPU where the operator has not chosen: the
+// gateway's live heap is small and its garbage per request is not, so at
+// Go's default (GOGC=100) it collects very often. GC percent 400 raises
+// proxied throughput by about a tenth (bench/gateway.sh); the 1 GiB soft
+// limit keeps a server with a large key table from growing to five times
+// its heap. GOGC and GOMEMLIMIT in the environment win.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
 }
 
 // failLimit maps the flag's 0 (off) to the gateway's -1.
