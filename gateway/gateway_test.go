@@ -241,8 +241,15 @@ func TestKeyAuthAndForwarding(t *testing.T) {
 	if st := e.status("/endpoints/EP1/score", "bearer "+p); st != 200 {
 		t.Errorf("endpoint name in another case, scheme in lower case = %d, want 200", st)
 	}
-	if st := e.status("/endpoints/nope/score", "Bearer "+p); st != 404 {
-		t.Errorf("unknown endpoint = %d, want 404", st)
+	for i := range 3 {
+		if st := e.status("/endpoints/made-up-"+string(rune('a'+i))+"/score", "Bearer "+p); st != 404 {
+			t.Errorf("unknown endpoint = %d, want 404", st)
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if strings.Contains(rec.Body.String(), "made-up") || !strings.Contains(rec.Body.String(), `endpoint="(unknown)",deployment="",slot="none",code="404"} 3`) {
+		t.Errorf("requests for unknown endpoints must share one metrics label:\n%s", rec.Body.String())
 	}
 }
 

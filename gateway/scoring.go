@@ -13,6 +13,9 @@ import (
 	"github.com/rekey-dev/rekey"
 )
 
+// unknownEndpoint labels requests for endpoints that do not exist.
+const unknownEndpoint = "(unknown)"
+
 // slotNames label metrics and logs: the key slot a request used.
 var slotNames = [...]string{"primary", "secondary"}
 
@@ -25,11 +28,13 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	esc := r.URL.EscapedPath()[len("/endpoints/"):]
 	escName, escRest, _ := strings.Cut(esc, "/")
 	name, err := url.PathUnescape(escName)
+	// Metrics are labelled with known endpoints only, so requests for
+	// made-up names cannot grow them without bound.
+	o.endpoint = unknownEndpoint
 	if err != nil || name == "" {
 		writeML(o.rec, http.StatusNotFound, "No endpoint is named in this path. Scoring URIs have the form /endpoints/{endpointName}/score.")
 		return
 	}
-	o.endpoint = name
 
 	now := g.cfg.Now().UnixNano()
 	var (
