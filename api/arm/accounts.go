@@ -314,16 +314,7 @@ func (a *api) handleAccountDelete(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.DeleteAccount(id) })
-	if rekey.ErrorCode(err) == rekey.NotFound {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return deleted(w, a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.DeleteAccount(id) }))
 }
 
 // handleAccountList handles GET …/accounts by resource group or subscription.

@@ -89,3 +89,17 @@ func clipHeader(s string) string {
 	}
 	return s
 }
+
+// deleted answers a synchronous DELETE as ARM does: 200 when the resource
+// was deleted, 204 when there was nothing to delete, or the error.
+func deleted(w http.ResponseWriter, err error) error {
+	if rekey.ErrorCode(err) == rekey.NotFound {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}

@@ -194,16 +194,7 @@ func (a *api) handleWorkspaceDelete(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.DeleteWorkspace(id) })
-	if rekey.ErrorCode(err) == rekey.NotFound {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return deleted(w, a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.DeleteWorkspace(id) }))
 }
 
 // handleWorkspaceList handles GET …/workspaces, by resource group or by
