@@ -175,7 +175,8 @@ func TestRefreshKeys(t *testing.T) {
 					t.Errorf("%s %s: the DTO answered differs from a GET right after", version, kt)
 				}
 				if !guid.MatchString(got.PrimaryEndpointKey) || got.InstalledVersion != "4.0.5" || got.LastStableVersion != "4.0.6" || got.Language != "English" {
-					t.Errorf("DTO = %+v, want GUID keys and the configured versions", got)
+					t.Errorf("DTO: GUID keys %v, versions %q/%q, language %q; want GUID keys, 4.0.5/4.0.6, English",
+						guid.MatchString(got.PrimaryEndpointKey), got.InstalledVersion, got.LastStableVersion, got.Language)
 				}
 			}
 		}
