@@ -1,0 +1,33 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestPythonClients drives a real server with Azure's official Python
+// clients (Debian's python3-azure; .ci/run installs it). Outside CI, the
+// test skips when they are not installed.
+func TestPythonClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Python clients; skipped with -short")
+	}
+	python := "/usr/bin/python3"
+	probe := exec.Command(python, "-c", "import azure.mgmt.machinelearningservices, azure.mgmt.cognitiveservices, azure.cognitiveservices.knowledge.qnamaker")
+	if out, err := probe.CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have Debian's python3-azure (.ci/run installs it): %v\n%s", err, out)
+		}
+		t.Skip("Azure's Python clients are not installed (apt-get install python3-azure); skipping")
+	}
+	s := startServer(t, "")
+	cmd := exec.Command(python, filepath.Join("testdata", "python", "clients.py"), s.URL, s.Token)
+	cmd.Env = append(os.Environ(), "REQUESTS_CA_BUNDLE="+filepath.Join(s.DataDir, "ca.pem"), "PYTHONDONTWRITEBYTECODE=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("python clients: %v", err)
+	}
+}
