@@ -151,7 +151,7 @@ func (g *Gateway) Start(ctx context.Context) {
 			case <-sync.C:
 				g.Sync()
 			case <-flush.C:
-				g.flushUsage(ctx)
+				g.FlushUsage(ctx)
 			}
 		}
 	}()
@@ -169,7 +169,7 @@ func (g *Gateway) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return g.flushUsage(ctx)
+	return g.FlushUsage(ctx)
 }
 
 // ServeHTTP routes a data-plane request.

@@ -24,10 +24,11 @@ func (g *Gateway) recordUse(ks *keySet, m match, now int64) {
 	}
 }
 
-// flushUsage writes the counts gathered since the last flush to the store,
+// FlushUsage writes the counts gathered since the last flush to the store,
 // where the management API reads them. Counts that fail to write are put
-// back for the next flush.
-func (g *Gateway) flushUsage(ctx context.Context) error {
+// back for the next flush. It runs every UsageFlush, on Stop, and when the
+// usage API is asked in the same process.
+func (g *Gateway) FlushUsage(ctx context.Context) error {
 	g.dirtyMu.Lock()
 	dirty := g.dirty
 	g.dirty = nil

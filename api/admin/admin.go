@@ -23,10 +23,20 @@ type Authenticator interface {
 // Prefix is where the admin API is mounted.
 const Prefix = "/rekey/v1/"
 
-// New returns the admin API handler.
-func New(store rekey.Store, auth Authenticator, logger *slog.Logger) http.Handler {
+// New returns the admin API handler. flush, when not nil, writes the
+// gateway's pending usage counts before they are read: with a gateway in
+// the same process, usage is then exact; one in another process writes
+// them every --usage-flush.
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) { serveUsage(w, r, store, logger) })
+	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
+		if flush != nil {
+			if err := flush(r.Context()); err != nil {
+				logger.Warn("flushing usage before reading it", "err", err)
+			}
+		}
+		serveUsage(w, r, store, logger)
+	})
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}.")
 	})

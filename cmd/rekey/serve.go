@@ -177,7 +177,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		})
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
-				Admin: admin.New(store, auth, logger), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+				Admin: admin.New(store, auth, logger, flushUsage(gw)), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -216,6 +216,14 @@ func tuneGC(getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
 	}
+}
+
+// flushUsage is the usage API's flush: the in-process gateway's, if any.
+func flushUsage(gw *gateway.Gateway) func(context.Context) error {
+	if gw == nil {
+		return nil
+	}
+	return gw.FlushUsage
 }
 
 // failLimit maps the flag's 0 (off) to the gateway's -1.
