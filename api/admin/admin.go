@@ -41,8 +41,8 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}.")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || strings.TrimSpace(tok) == "" {
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" { // schemes are case-insensitive
 			writeError(w, http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. Send 'Authorization: Bearer <admin token>'.")
 			return
 		}

@@ -45,7 +45,7 @@ func TestUsage(t *testing.T) {
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)
 		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Authorization", "bearer "+token) // any case, as the ARM API takes it
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
