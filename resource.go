@@ -157,15 +157,16 @@ func ParseResourceID(s string) (ResourceID, error) {
 	return id, nil
 }
 
-// clip shortens user input echoed in a message, so a huge value cannot
-// blow up an error body or a log line.
-func clip(s string) string {
-	const max = 100
-	if len(s) > max {
-		return s[:max] + "…"
+// Clip shortens caller input echoed in a message to at most n bytes, so a
+// huge value cannot blow up an error body or a log line.
+func Clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
 	}
 	return s
 }
+
+func clip(s string) string { return Clip(s, 100) }
 
 // ParseEndpointID parses the ARM id of an online endpoint.
 func ParseEndpointID(s string) (EndpointID, error) {

@@ -59,7 +59,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	}
 	g.tbl.mu.RUnlock()
 	if ep == nil {
-		writeML(o.rec, http.StatusNotFound, "No online endpoint named '"+clip(name)+"' exists on this server.")
+		writeML(o.rec, http.StatusNotFound, "No online endpoint named '"+rekey.Clip(name, 100)+"' exists on this server.")
 		return
 	}
 	o.endpoint = ep.name
@@ -84,7 +84,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	var d *deployment
 	if pin := r.Header.Get(headerDeployment); pin != "" {
 		if d = ep.deployments[strings.ToLower(pin)]; d == nil {
-			writeML(o.rec, http.StatusNotFound, "The deployment '"+clip(pin)+"' named in the azureml-model-deployment header does not exist in endpoint '"+ep.name+"'.")
+			writeML(o.rec, http.StatusNotFound, "The deployment '"+rekey.Clip(pin, 100)+"' named in the azureml-model-deployment header does not exist in endpoint '"+ep.name+"'.")
 			return
 		}
 	} else if ep.total > 0 {
@@ -200,11 +200,4 @@ func escPathUnescaped(p string) string {
 		return u
 	}
 	return p
-}
-
-func clip(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
 }

@@ -162,9 +162,9 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 		case err != nil:
 			return err
 		case !strings.EqualFold(old.Kind, *in.Kind):
-			return rekey.Errorf(rekey.Conflict, "The kind of account '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Kind, clipHeader(*in.Kind))
+			return rekey.Errorf(rekey.Conflict, "The kind of account '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Kind, rekey.Clip(*in.Kind, 60))
 		case normLocation(old.Location) != normLocation(*in.Location):
-			return rekey.Errorf(rekey.Invalid, "The location of account '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, clipHeader(*in.Location))
+			return rekey.Errorf(rekey.Invalid, "The location of account '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, rekey.Clip(*in.Location, 60))
 		}
 		acc := &rekey.Account{ID: id, UID: strings.ReplaceAll(rekey.NewGUID(), "-", ""), Location: *in.Location, Kind: *in.Kind,
 			PublicNetworkAccess: "Enabled", SystemData: rekey.SystemData{CreatedBy: who.Name, CreatedAt: a.now()}}
@@ -389,7 +389,7 @@ func (a *api) handleAccountRegenerateKey(w http.ResponseWriter, r *http.Request)
 	case "key2":
 		slot = rekey.Secondary
 	default:
-		return rekey.Errorf(rekey.Invalid, "The keyName '%s' is not valid. Allowed values: Key1, Key2.", clipHeader(*in.KeyName))
+		return rekey.Errorf(rekey.Invalid, "The keyName '%s' is not valid. Allowed values: Key1, Key2.", rekey.Clip(*in.KeyName, 60))
 	}
 	var keys accountKeysJSON
 	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rekey-dev/rekey"
 )
 
 // Published Microsoft.MachineLearningServices api-versions that define
@@ -47,7 +49,7 @@ func (p versionPolicy) check(r *http.Request, resourceType string, supported []s
 	m := wellFormedVersion.FindStringSubmatch(v)
 	if m == nil || !validDate(m[1]) {
 		return errWire(http.StatusBadRequest, "InvalidApiVersionParameter",
-			fmt.Sprintf("The api-version '%s' is invalid. The supported versions are '%s'.", clipHeader(v), strings.Join(supported, ",")))
+			fmt.Sprintf("The api-version '%s' is invalid. The supported versions are '%s'.", rekey.Clip(v, 60), strings.Join(supported, ",")))
 	}
 	if p.loose || slices.Contains(supported, strings.ToLower(v)) {
 		return nil

@@ -29,7 +29,7 @@ func decode(r *http.Request, w http.ResponseWriter, limit int64, v any) error {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return errWire(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
-				fmt.Sprintf("The content type '%s' is not supported. Send the body as application/json.", clipHeader(ct)))
+				fmt.Sprintf("The content type '%s' is not supported. Send the body as application/json.", rekey.Clip(ct, 60)))
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
@@ -81,13 +81,6 @@ func jsonKind(goKind string) string {
 		return "value"
 	}
 	return "number"
-}
-
-func clipHeader(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
 }
 
 // deleted answers a synchronous DELETE as ARM does: 200 when the resource

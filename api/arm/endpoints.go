@@ -122,7 +122,7 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		case old.ProvisioningState == rekey.Deleting:
 			return rekey.Errorf(rekey.Conflict, "The endpoint '%s' is being deleted. Wait for the delete to finish, then create it again.", old.ID.Name)
 		case !strings.EqualFold(normLocation(old.Location), normLocation(*in.Location)):
-			return rekey.Errorf(rekey.Invalid, "The location of endpoint '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, clipHeader(*in.Location))
+			return rekey.Errorf(rekey.Invalid, "The location of endpoint '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, rekey.Clip(*in.Location, 60))
 		}
 		e := &rekey.Endpoint{
 			ID: id, UID: rekey.NewGUID(), Location: *in.Location, Tags: in.Tags, SKU: sku, AuthMode: mode,
@@ -264,7 +264,7 @@ func mergeProperties(old, in map[string]string) (map[string]string, error) {
 	out := maps.Clone(old)
 	for k, v := range in {
 		if prev, ok := old[k]; ok && prev != v {
-			return nil, rekey.Errorf(rekey.Invalid, "properties.properties['%s'] cannot be altered once set; entries can only be added.", clipHeader(k))
+			return nil, rekey.Errorf(rekey.Invalid, "properties.properties['%s'] cannot be altered once set; entries can only be added.", rekey.Clip(k, 60))
 		}
 		if out == nil {
 			out = map[string]string{}

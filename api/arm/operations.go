@@ -62,7 +62,7 @@ func (a *api) operation(r *http.Request) (*rekey.Operation, error) {
 	var op *rekey.Operation
 	err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { op, err = tx.Operation(id); return err })
 	if err == nil && (!strings.EqualFold(op.Subscription, sub) || !strings.EqualFold(op.Location, r.PathValue("location"))) {
-		err = rekey.Errorf(rekey.NotFound, "The operation '%s' was not found.", clipHeader(id))
+		err = rekey.Errorf(rekey.NotFound, "The operation '%s' was not found.", rekey.Clip(id, 60))
 	}
 	if rekey.ErrorCode(err) == rekey.NotFound {
 		return nil, errWire(http.StatusNotFound, "OperationNotFound", rekey.ErrorMessage(err))

@@ -78,13 +78,5 @@ func noRoute(mux *http.ServeMux, r *http.Request) error {
 			"The method '"+r.Method+"' is not allowed on this resource. Allowed methods: "+strings.Join(allowed, ", ")+".")
 	}
 	return errWire(http.StatusNotFound, "NotFound",
-		"No API matches '"+r.Method+" "+clipPath(r.URL.Path)+"'. rekey serves Microsoft.MachineLearningServices workspaces and onlineEndpoints, and Microsoft.CognitiveServices accounts, under /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/.")
-}
-
-// clipPath keeps an echoed path readable but bounded.
-func clipPath(p string) string {
-	if len(p) > 200 {
-		return p[:200] + "…"
-	}
-	return p
+		"No API matches '"+r.Method+" "+rekey.Clip(r.URL.Path, 200)+"'. rekey serves Microsoft.MachineLearningServices workspaces and onlineEndpoints, and Microsoft.CognitiveServices accounts, under /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/.")
 }

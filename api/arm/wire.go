@@ -107,7 +107,7 @@ func identityFrom(in *identityIn, owner, subscription string) (*rekey.Identity, 
 	}
 	for k := range in.UserAssignedIdentities {
 		if _, err := rekey.ParseResourceID(k); err != nil {
-			return nil, rekey.Errorf(rekey.Invalid, "The key '%s' of identity.userAssignedIdentities is not an ARM resource id of a user-assigned identity.", clipHeader(k))
+			return nil, rekey.Errorf(rekey.Invalid, "The key '%s' of identity.userAssignedIdentities is not an ARM resource id of a user-assigned identity.", rekey.Clip(k, 60))
 		}
 		id.UserAssigned = append(id.UserAssigned, k)
 	}
@@ -167,10 +167,10 @@ func validateTags(tags map[string]string) error {
 	}
 	for k, v := range tags {
 		if k == "" || len(k) > 512 || strings.ContainsAny(k, "<>%&\\?/") {
-			return rekey.Errorf(rekey.Invalid, "The tag name '%s' is invalid: it must be 1 to 512 characters and must not contain < > %% & \\ ? /.", clipHeader(k))
+			return rekey.Errorf(rekey.Invalid, "The tag name '%s' is invalid: it must be 1 to 512 characters and must not contain < > %% & \\ ? /.", rekey.Clip(k, 60))
 		}
 		if len(v) > 256 {
-			return rekey.Errorf(rekey.Invalid, "The value of tag '%s' is longer than 256 characters.", clipHeader(k))
+			return rekey.Errorf(rekey.Invalid, "The value of tag '%s' is longer than 256 characters.", rekey.Clip(k, 60))
 		}
 	}
 	return nil

@@ -100,7 +100,7 @@ func (a *api) handleWorkspacePut(w http.ResponseWriter, r *http.Request) error {
 		case err != nil:
 			return err
 		case !strings.EqualFold(old.Location, *in.Location):
-			return rekey.Errorf(rekey.Invalid, "The location of workspace '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, clipHeader(*in.Location))
+			return rekey.Errorf(rekey.Invalid, "The location of workspace '%s' is '%s' and cannot be changed to '%s'.", old.ID.Name, old.Location, rekey.Clip(*in.Location, 60))
 		}
 		identity, err := identityFrom(in.Identity, id.String()+"|"+old.UID, id.Subscription)
 		if err != nil {

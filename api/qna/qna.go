@@ -67,12 +67,12 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 	case !ok || rt.version == "":
 		return rekey.Errorf(rekey.NotFound, "No QnA Maker API at this path. rekey serves /qnamaker/{%s}/endpointkeys and /endpointSettings.", strings.Join(Versions, ","))
 	case rt.op == opUnknown:
-		return rekey.Errorf(rekey.NotFound, "The QnA Maker operation at '%s' is not served by rekey; it serves endpointkeys and endpointSettings.", clip(r.URL.Path))
+		return rekey.Errorf(rekey.NotFound, "The QnA Maker operation at '%s' is not served by rekey; it serves endpointkeys and endpointSettings.", rekey.Clip(r.URL.Path, 80))
 	}
 	allowed := map[operation][]string{opEndpointKeys: {"GET"}, opEndpointKeysRefresh: {"PATCH"}, opEndpointSettings: {"GET", "PATCH"}}[rt.op]
 	if !slices.Contains(allowed, r.Method) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		return &statusError{http.StatusMethodNotAllowed, "BadArgument", "The method " + clip(r.Method) + " is not allowed here. Allowed: " + strings.Join(allowed, ", ") + "."}
+		return &statusError{http.StatusMethodNotAllowed, "BadArgument", "The method " + rekey.Clip(r.Method, 80) + " is not allowed here. Allowed: " + strings.Join(allowed, ", ") + "."}
 	}
 	acc, err := a.authenticate(r)
 	if err != nil {
@@ -171,7 +171,7 @@ func (a *api) refreshKey(w http.ResponseWriter, r *http.Request, acc *rekey.Acco
 	case "secondarykey":
 		slot = rekey.Secondary
 	default:
-		return rekey.Errorf(rekey.Invalid, "The keyType '%s' is not valid. Use PrimaryKey or SecondaryKey.", clip(keyType))
+		return rekey.Errorf(rekey.Invalid, "The keyType '%s' is not valid. Use PrimaryKey or SecondaryKey.", rekey.Clip(keyType, 80))
 	}
 	if err := a.checkContentType(r, "application/json", "application/octet-stream"); err != nil {
 		return err
@@ -265,7 +265,7 @@ func (a *api) checkContentType(r *http.Request, allowed ...string) error {
 			return nil
 		}
 	}
-	return &statusError{http.StatusUnsupportedMediaType, "BadArgument", "The Content-Type '" + clip(ct) + "' is not supported here. Send " + strings.Join(allowed, " or ") + ", or no body."}
+	return &statusError{http.StatusUnsupportedMediaType, "BadArgument", "The Content-Type '" + rekey.Clip(ct, 80) + "' is not supported here. Send " + strings.Join(allowed, " or ") + ", or no body."}
 }
 
 // readBody reads at most MaxBody bytes of the body.
@@ -279,11 +279,4 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, rekey.Errorf(rekey.Invalid, "The request body could not be read: it was cut off or timed out.")
 	}
 	return body, nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }
