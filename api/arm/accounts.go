@@ -244,10 +244,7 @@ func (a *api) handleAccountPatch(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, w, a.MaxBody, &in); err != nil {
 		return err
 	}
-	if err := validateTags(in.Tags); err != nil {
-		return err
-	}
-	sku, err := skuIn(in.SKU)
+	sku, err := tagsAndSKU(in.Tags, in.SKU)
 	if err != nil {
 		return err
 	}

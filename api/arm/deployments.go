@@ -91,10 +91,7 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 	if err := rekey.ValidateUpstream(p.Properties[rekey.UpstreamProperty]); err != nil {
 		return err
 	}
-	if err := validateTags(in.Tags); err != nil {
-		return err
-	}
-	sku, err := skuIn(in.SKU)
+	sku, err := tagsAndSKU(in.Tags, in.SKU)
 	if err != nil {
 		return err
 	}
@@ -165,10 +162,7 @@ func (a *api) handleDeploymentPatch(w http.ResponseWriter, r *http.Request) erro
 	if err := decode(r, w, a.MaxBody, &in); err != nil {
 		return err
 	}
-	if err := validateTags(in.Tags); err != nil {
-		return err
-	}
-	sku, err := skuIn(in.SKU)
+	sku, err := tagsAndSKU(in.Tags, in.SKU)
 	if err != nil {
 		return err
 	}

@@ -230,10 +230,7 @@ func (a *api) readEndpointPut(w http.ResponseWriter, r *http.Request) (*endpoint
 	if err != nil {
 		return nil, err
 	}
-	if err := validateTags(in.Tags); err != nil {
-		return nil, err
-	}
-	sku, err := skuIn(in.SKU)
+	sku, err := tagsAndSKU(in.Tags, in.SKU)
 	if err != nil {
 		return nil, err
 	}

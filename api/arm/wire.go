@@ -159,6 +159,15 @@ func orEmpty(m map[string]string) map[string]string {
 	return m
 }
 
+// tagsAndSKU checks a body's tags and sku, in that order, and returns the
+// sku as the domain keeps it (nil when absent).
+func tagsAndSKU(tags map[string]string, s *skuJSON) (*rekey.SKU, error) {
+	if err := validateTags(tags); err != nil {
+		return nil, err
+	}
+	return skuIn(s)
+}
+
 // validateTags applies ARM's tag limits: at most 50 tags, names up to 512
 // and values up to 256 characters.
 func validateTags(tags map[string]string) error {

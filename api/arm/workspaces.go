@@ -83,10 +83,7 @@ func (a *api) handleWorkspacePut(w http.ResponseWriter, r *http.Request) error {
 	if in.Location == nil || strings.TrimSpace(*in.Location) == "" {
 		return rekey.Errorf(rekey.Invalid, "The 'location' property is required for a workspace.")
 	}
-	if err := validateTags(in.Tags); err != nil {
-		return err
-	}
-	sku, err := skuIn(in.SKU)
+	sku, err := tagsAndSKU(in.Tags, in.SKU)
 	if err != nil {
 		return err
 	}
@@ -136,10 +133,7 @@ func (a *api) handleWorkspacePatch(w http.ResponseWriter, r *http.Request) error
 	if err := decode(r, w, a.MaxBody, &in); err != nil {
 		return err
 	}
-	if err := validateTags(in.Tags); err != nil {
-		return err
-	}
-	sku, err := skuIn(in.SKU)
+	sku, err := tagsAndSKU(in.Tags, in.SKU)
 	if err != nil {
 		return err
 	}
