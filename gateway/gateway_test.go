@@ -308,14 +308,14 @@ func TestAMLToken(t *testing.T) {
 	ep, _, _ := e.endpoint("tok", rekey.AuthAMLToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
 	other, _, _ := e.endpoint("tok2", rekey.AuthAMLToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
 	e.endpoint("aad", rekey.AuthAADToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
-	tok := e.kr.IssueToken(ep.UID, e.clock.Now())
+	tok := e.kr.IssueToken(ep.UID, e.clock.Now(), 0)
 	if st := e.status("/endpoints/tok/score", "Bearer "+tok.Value); st != 200 {
 		t.Errorf("token = %d, want 200", st)
 	}
-	if st := e.status("/endpoints/tok/score", "Bearer "+e.kr.IssueToken(other.UID, e.clock.Now()).Value); st != 401 {
+	if st := e.status("/endpoints/tok/score", "Bearer "+e.kr.IssueToken(other.UID, e.clock.Now(), 0).Value); st != 401 {
 		t.Errorf("token of another endpoint = %d, want 401", st)
 	}
-	e.clock.Add(rekey.TokenLifetime + time.Second)
+	e.clock.Add(rekey.DefaultTokenLifetime + time.Second)
 	if st := e.status("/endpoints/tok/score", "Bearer "+tok.Value); st != 401 {
 		t.Errorf("expired token = %d, want 401", st)
 	}
