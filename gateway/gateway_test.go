@@ -218,8 +218,8 @@ func TestKeyAuthAndForwarding(t *testing.T) {
 		t.Errorf("upstream headers: Authorization %q, X-Custom %q, X-Request-Id %q; want none, kept, set",
 			r.Header.Get("Authorization"), r.Header.Get("X-Custom"), r.Header.Get("X-Request-Id"))
 	}
-	if resp.Header.Get("azureml-model-deployment") != "blue" || len(resp.Header.Values("x-request-id")) != 1 {
-		t.Errorf("response headers %v, want azureml-model-deployment blue and one x-request-id", resp.Header)
+	if resp.Header.Get("azureml-model-deployment") != "blue" || resp.Header.Get("azureml-model-session") != "blue" || len(resp.Header.Values("x-request-id")) != 1 {
+		t.Errorf("response headers %v, want azureml-model-deployment and azureml-model-session blue and one x-request-id", resp.Header)
 	}
 	if st := e.status("/endpoints/ep1/v1/chat/completions", "Bearer "+s); st != 200 || up.last().URL.Path != "/v1/v1/chat/completions" {
 		t.Errorf("secondary on an OpenAI-style path = %d (upstream path %s)", st, up.last().URL.Path)
