@@ -61,8 +61,11 @@ type Deployment struct {
 	InstanceType      string
 	Description       string
 	Properties        map[string]string // holds UpstreamProperty
+	Identity          *Identity         // or nil
+	Spec              DeploymentSpec
 	ProvisioningState ProvisioningState
 	SystemData        SystemData
+	Operation         OperationRef // the last create or update
 }
 
 // Upstream returns the deployment's upstream base URL.

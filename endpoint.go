@@ -53,6 +53,7 @@ type Endpoint struct {
 	PublicNetworkAccess string
 	ProvisioningState   ProvisioningState
 	SystemData          SystemData
+	Operation           OperationRef // the last create or update
 }
 
 // Validate checks the rules the published contract states for an endpoint

@@ -65,12 +65,16 @@ func TestNewKeyringRejectsShortKey(t *testing.T) {
 func TestTokens(t *testing.T) {
 	k := keyring(t, 1)
 	now := time.Unix(1_700_000_000, 0)
-	tok := k.IssueToken("endpoint-uid", now)
+	tok := k.IssueToken("endpoint-uid", now, 0)
 	if got, err := k.VerifyToken(tok.Value, now.Add(time.Minute)); err != nil || got != "endpoint-uid" {
 		t.Fatalf("VerifyToken(fresh) = %q, %v; want endpoint-uid", got, err)
 	}
-	if !tok.Expires.Equal(now.Add(rekey.TokenLifetime)) || !tok.RefreshAfter.Equal(now.Add(rekey.TokenLifetime/2)) {
-		t.Errorf("token times = %v, %v", tok.Expires, tok.RefreshAfter)
+	// Azure ML's recorded tokens: expiry 86,340 s and refresh 43,170 s after issue.
+	if got, want := tok.Expires.Sub(now), 86340*time.Second; got != want {
+		t.Errorf("default lifetime = %v, want %v", got, want)
+	}
+	if got, want := tok.RefreshAfter.Sub(now), 43170*time.Second; got != want {
+		t.Errorf("default refresh after = %v, want %v", got, want)
 	}
 	dot := strings.LastIndex(tok.Value, ".")
 	for name, tc := range map[string]struct {
@@ -78,7 +82,7 @@ func TestTokens(t *testing.T) {
 		at    time.Time
 		k     *rekey.Keyring
 	}{
-		"expired":         {tok.Value, now.Add(rekey.TokenLifetime), k},
+		"expired":         {tok.Value, now.Add(rekey.DefaultTokenLifetime), k},
 		"other keyring":   {tok.Value, now, keyring(t, 2)},
 		"tampered claims": {tok.Value[:5] + "x" + tok.Value[6:], now, k},
 		"no signature":    {tok.Value[:dot], now, k},
@@ -87,6 +91,35 @@ func TestTokens(t *testing.T) {
 	} {
 		if _, err := tc.k.VerifyToken(tc.token, tc.at); rekey.ErrorCode(err) != rekey.Unauthorized {
 			t.Errorf("VerifyToken(%s) error = %v, want Unauthorized", name, err)
+		}
+	}
+}
+
+// TestTokenLifetime checks that a configured lifetime is issued and that
+// verification honours it: a 48-hour token still works after a day, a
+// 10-minute token not after 11 minutes.
+func TestTokenLifetime(t *testing.T) {
+	k := keyring(t, 1)
+	now := time.Unix(1_700_000_000, 0)
+	for _, tc := range []struct {
+		lifetime, at time.Duration
+		ok           bool
+	}{
+		{48 * time.Hour, 25 * time.Hour, true},
+		{48 * time.Hour, 48 * time.Hour, false},
+		{10 * time.Minute, 9 * time.Minute, true},
+		{10 * time.Minute, 11 * time.Minute, false},
+	} {
+		tok := k.IssueToken("uid", now, tc.lifetime)
+		if got := tok.Expires.Sub(now); got != tc.lifetime {
+			t.Errorf("IssueToken(%v) expires after %v", tc.lifetime, got)
+		}
+		if got := tok.RefreshAfter.Sub(now); got != tc.lifetime/2 {
+			t.Errorf("IssueToken(%v) refresh after %v, want half", tc.lifetime, got)
+		}
+		_, err := k.VerifyToken(tok.Value, now.Add(tc.at))
+		if (err == nil) != tc.ok {
+			t.Errorf("VerifyToken(%v token at +%v) error = %v, want ok=%v", tc.lifetime, tc.at, err, tc.ok)
 		}
 	}
 }

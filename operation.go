@@ -49,6 +49,14 @@ type Operation struct {
 	EndedAt      time.Time // zero until terminal
 }
 
+// OperationRef names the long-running operation that last wrote a
+// resource, with the api-version its caller used: Azure ML shows that
+// operation's status URL in the resource's properties.properties.
+type OperationRef struct {
+	ID         string
+	APIVersion string
+}
+
 // OperationError is why an operation failed: the code and message the
 // synchronous call would have answered.
 type OperationError struct {

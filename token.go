@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// TokenLifetime is how long an AMLToken is valid. Clients are told to
-// refresh it after half of that.
-const TokenLifetime = time.Hour
+// DefaultTokenLifetime is how long an AMLToken is valid unless configured
+// otherwise: Azure ML's own, as recorded by the azure-ai-ml and az ml test
+// suites (expiryTimeUtc = issue time + 86,340 s, 24 hours less a minute).
+// Clients are told to refresh a token after half of its lifetime.
+const DefaultTokenLifetime = 24*time.Hour - time.Minute
 
 // Token is an issued AMLToken for one endpoint incarnation.
 type Token struct {
@@ -29,19 +31,24 @@ type tokenClaims struct {
 
 const tokenPrefix = "rk1."
 
-// IssueToken signs a token for the endpoint with the given UID. The token
-// is "rk1." + base64url(claims) + "." + base64url(HMAC-SHA256); it names
-// the endpoint's UID, so a token outlives neither the endpoint nor a
-// re-creation under the same name.
-func (k *Keyring) IssueToken(endpointUID string, now time.Time) Token {
-	c := tokenClaims{Endpoint: endpointUID, IssuedAt: now.Unix(), Expires: now.Add(TokenLifetime).Unix()}
+// IssueToken signs a token for the endpoint with the given UID, valid for
+// lifetime (DefaultTokenLifetime when 0). The token is "rk1." +
+// base64url(claims) + "." + base64url(HMAC-SHA256); it names the endpoint's
+// UID, so a token outlives neither the endpoint nor a re-creation under
+// the same name. The expiry travels in the signed claims, so VerifyToken
+// accepts whatever lifetime the issuer was configured with.
+func (k *Keyring) IssueToken(endpointUID string, now time.Time, lifetime time.Duration) Token {
+	if lifetime <= 0 {
+		lifetime = DefaultTokenLifetime
+	}
+	c := tokenClaims{Endpoint: endpointUID, IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix()}
 	body, _ := json.Marshal(c)
 	payload := tokenPrefix + base64.RawURLEncoding.EncodeToString(body)
 	return Token{
 		Value:        payload + "." + base64.RawURLEncoding.EncodeToString(k.tokenMAC(payload)),
 		Type:         "Bearer",
 		Expires:      time.Unix(c.Expires, 0).UTC(),
-		RefreshAfter: now.Add(TokenLifetime / 2).UTC().Truncate(time.Second),
+		RefreshAfter: now.Add(lifetime / 2).UTC().Truncate(time.Second),
 	}
 }
 

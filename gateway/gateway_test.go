@@ -218,8 +218,8 @@ func TestKeyAuthAndForwarding(t *testing.T) {
 		t.Errorf("upstream headers: Authorization %q, X-Custom %q, X-Request-Id %q; want none, kept, set",
 			r.Header.Get("Authorization"), r.Header.Get("X-Custom"), r.Header.Get("X-Request-Id"))
 	}
-	if resp.Header.Get("azureml-model-deployment") != "blue" || len(resp.Header.Values("x-request-id")) != 1 {
-		t.Errorf("response headers %v, want azureml-model-deployment blue and one x-request-id", resp.Header)
+	if resp.Header.Get("azureml-model-deployment") != "blue" || resp.Header.Get("azureml-model-session") != "blue" || len(resp.Header.Values("x-request-id")) != 1 {
+		t.Errorf("response headers %v, want azureml-model-deployment and azureml-model-session blue and one x-request-id", resp.Header)
 	}
 	if st := e.status("/endpoints/ep1/v1/chat/completions", "Bearer "+s); st != 200 || up.last().URL.Path != "/v1/v1/chat/completions" {
 		t.Errorf("secondary on an OpenAI-style path = %d (upstream path %s)", st, up.last().URL.Path)
@@ -308,14 +308,14 @@ func TestAMLToken(t *testing.T) {
 	ep, _, _ := e.endpoint("tok", rekey.AuthAMLToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
 	other, _, _ := e.endpoint("tok2", rekey.AuthAMLToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
 	e.endpoint("aad", rekey.AuthAADToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
-	tok := e.kr.IssueToken(ep.UID, e.clock.Now())
+	tok := e.kr.IssueToken(ep.UID, e.clock.Now(), 0)
 	if st := e.status("/endpoints/tok/score", "Bearer "+tok.Value); st != 200 {
 		t.Errorf("token = %d, want 200", st)
 	}
-	if st := e.status("/endpoints/tok/score", "Bearer "+e.kr.IssueToken(other.UID, e.clock.Now()).Value); st != 401 {
+	if st := e.status("/endpoints/tok/score", "Bearer "+e.kr.IssueToken(other.UID, e.clock.Now(), 0).Value); st != 401 {
 		t.Errorf("token of another endpoint = %d, want 401", st)
 	}
-	e.clock.Add(rekey.TokenLifetime + time.Second)
+	e.clock.Add(rekey.DefaultTokenLifetime + time.Second)
 	if st := e.status("/endpoints/tok/score", "Bearer "+tok.Value); st != 401 {
 		t.Errorf("expired token = %d, want 401", st)
 	}

@@ -53,7 +53,9 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 		Transport: g.transport,
 		ModifyResponse: func(resp *http.Response) error {
 			if deployment != "" {
+				// Azure ML names the serving deployment in both.
 				resp.Header.Set(headerDeployment, deployment)
+				resp.Header.Set("azureml-model-session", deployment)
 			}
 			resp.Header.Del(headerRequestID) // the client has the gateway's
 			if g.cfg.MaxResponseBody > 0 {

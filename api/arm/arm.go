@@ -42,6 +42,9 @@ type Config struct {
 	// (polling URLs, nextLink), for servers behind a proxy. Otherwise the
 	// request's scheme and Host are used.
 	PublicURL string
+	// TokenLifetime is how long an issued AMLToken is valid; default
+	// rekey.DefaultTokenLifetime, Azure ML's own.
+	TokenLifetime time.Duration
 	// MaxBody limits request bodies; default 1 MiB.
 	MaxBody int64
 	// Now is the clock; default time.Now.
@@ -57,6 +60,9 @@ type api struct {
 func New(cfg Config) http.Handler {
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = 1 << 20
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = rekey.DefaultTokenLifetime
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -127,7 +127,7 @@ func (e *env) waitOp(statusURL string) map[string]any {
 		_, data := e.must(http.StatusOK, "GET", path, "")
 		var st map[string]any
 		json.Unmarshal(data, &st)
-		if st["status"] != "InProgress" {
+		if st["status"] != "Updating" {
 			return st
 		}
 	}

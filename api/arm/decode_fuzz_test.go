@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,6 +73,45 @@ func FuzzReadRegenerate(f *testing.F) {
 		checkClientError(t, body, err)
 		if err == nil && slot != rekey.Primary && slot != rekey.Secondary {
 			t.Fatalf("body %q gave slot %q", body, slot)
+		}
+	})
+}
+
+// FuzzDeploymentSpec fuzzes the OnlineDeployment properties checker: any
+// input is either refused as a client error or stored with every default
+// filled, and renders back without a panic.
+func FuzzDeploymentSpec(f *testing.F) {
+	for _, s := range []string{
+		`{}`,
+		`{"codeConfiguration":{"scoringScript":"score.py"},"requestSettings":{"maxQueueWait":"PT0.5S"},"livenessProbe":{"period":"P1DT2H"}}`,
+		`{"scaleSettings":{"scaleType":"TargetUtilization","minInstances":3,"maxInstances":2}}`,
+		`{"dataCollector":{"collections":{"c":{"samplingRate":0.25,"dataCollectionMode":"enabled"}},"requestLogging":{"captureHeaders":null}}}`,
+		`{"containerResourceRequirements":{"containerResourceLimits":{"cpu":"1"}}}`,
+		`{"requestSettings":{"requestTimeout":"PT"}}`, `{"livenessProbe":null}`, `[]`,
+	} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, body string, kubernetes bool) {
+		var in deploymentSpecIn
+		if json.Unmarshal([]byte(body), &in) != nil {
+			return
+		}
+		computeType := "Managed"
+		if kubernetes {
+			computeType = "Kubernetes"
+		}
+		s, err := specFrom(in, computeType)
+		checkClientError(t, body, err)
+		if err != nil {
+			return
+		}
+		if s.RequestSettings.MaxQueueWait == nil || s.LivenessProbe.Period == nil || s.ReadinessProbe.Timeout == nil || s.ScaleSettings.ScaleType == nil {
+			t.Fatalf("body %q left a default unfilled: %+v", body, s)
+		}
+		var p deploymentPropsJSON
+		specOut(s, &p)
+		if _, err := json.Marshal(p); err != nil {
+			t.Fatalf("body %q: rendering failed: %v", body, err)
 		}
 	})
 }

@@ -14,26 +14,44 @@ type deploymentJSON struct {
 	Location   string              `json:"location"`
 	Kind       string              `json:"kind,omitempty"`
 	SKU        *skuJSON            `json:"sku,omitempty"`
+	Identity   *identityJSON       `json:"identity,omitempty"`
 	Tags       map[string]string   `json:"tags"`
-	SystemData *systemDataJSON     `json:"systemData"`
+	SystemData *mlSystemDataJSON   `json:"systemData"`
 	Properties deploymentPropsJSON `json:"properties"`
 }
 
+// deploymentPropsJSON is OnlineDeployment's properties in the order Azure
+// ML's recorded responses give them; containerResourceRequirements is the
+// Kubernetes variant's only.
 type deploymentPropsJSON struct {
-	EndpointComputeType string            `json:"endpointComputeType"`
-	Description         *string           `json:"description"`
-	Model               *string           `json:"model"`
-	InstanceType        *string           `json:"instanceType"`
-	Properties          map[string]string `json:"properties"`
-	ProvisioningState   string            `json:"provisioningState"`
+	Description                   *string                 `json:"description"`
+	Properties                    map[string]string       `json:"properties"`
+	CodeConfiguration             *codeConfigurationJSON  `json:"codeConfiguration"`
+	EnvironmentID                 *string                 `json:"environmentId"`
+	EnvironmentVariables          map[string]string       `json:"environmentVariables"`
+	ScaleSettings                 *scaleSettingsJSON      `json:"scaleSettings"`
+	RequestSettings               *requestSettingsJSON    `json:"requestSettings"`
+	ModelMountPath                *string                 `json:"modelMountPath"`
+	AppInsightsEnabled            bool                    `json:"appInsightsEnabled"`
+	LivenessProbe                 *probeJSON              `json:"livenessProbe"`
+	ReadinessProbe                *probeJSON              `json:"readinessProbe"`
+	ProvisioningState             string                  `json:"provisioningState"`
+	InstanceType                  *string                 `json:"instanceType"`
+	Model                         *string                 `json:"model"`
+	EgressPublicNetworkAccess     string                  `json:"egressPublicNetworkAccess"`
+	DataCollector                 *dataCollectorJSON      `json:"dataCollector"`
+	ContainerResourceRequirements *containerResourcesJSON `json:"containerResourceRequirements,omitempty"`
+	EndpointComputeType           string                  `json:"endpointComputeType"`
 }
 
-// deploymentIn is an OnlineDeployment body. Fields rekey does not act on
-// (probes, scale and request settings, environment) are accepted and ignored.
+// deploymentIn is an OnlineDeployment body (Managed or Kubernetes). Every
+// property of the published schema is kept and returned; wrongly typed
+// ones are refused with InvalidRequestContent by decode.
 type deploymentIn struct {
 	Location   *string           `json:"location"`
 	Kind       *string           `json:"kind"`
 	SKU        *skuJSON          `json:"sku"`
+	Identity   *identityIn       `json:"identity"`
 	Tags       map[string]string `json:"tags"`
 	Properties *struct {
 		EndpointComputeType *string           `json:"endpointComputeType"`
@@ -41,20 +59,29 @@ type deploymentIn struct {
 		Model               *string           `json:"model"`
 		InstanceType        *string           `json:"instanceType"`
 		Properties          map[string]string `json:"properties"`
+		deploymentSpecIn
 	} `json:"properties"`
 }
 
 var computeTypes = []string{"Managed", "Kubernetes", "AzureMLCompute"}
 
-func deploymentOut(d *rekey.Deployment, byType string) deploymentJSON {
-	return deploymentJSON{
+func (a *api) deploymentOut(r *http.Request, d *rekey.Deployment) deploymentJSON {
+	out := deploymentJSON{
 		ID: d.ID.String(), Name: d.ID.Name, Type: rekey.TypeDeployment, Location: d.Location, Kind: d.Kind,
-		SKU: skuOut(d.SKU), Tags: orEmpty(d.Tags), SystemData: systemData(d.SystemData, byType),
+		SKU: skuOut(d.SKU), Identity: identityOut(d.Identity), Tags: orEmpty(d.Tags), SystemData: mlSystemData(d.SystemData),
 		Properties: deploymentPropsJSON{
 			EndpointComputeType: d.ComputeType, Description: nonEmpty(d.Description), Model: nonEmpty(d.Model),
-			InstanceType: nonEmpty(d.InstanceType), Properties: orEmpty(d.Properties), ProvisioningState: string(d.ProvisioningState),
+			InstanceType: nonEmpty(d.InstanceType), ProvisioningState: string(d.ProvisioningState),
+			Properties: a.systemProperties(r, d.Properties, d.ID.Endpoint.Workspace.Subscription, d.Location, d.Operation),
 		},
 	}
+	// Azure ML gives a managed deployment created without a kind the
+	// kind "Managed" (recorded); for the others nothing was recorded.
+	if out.Kind == "" && d.ComputeType == "Managed" {
+		out.Kind = "Managed"
+	}
+	specOut(d.Spec, &out.Properties)
+	return out
 }
 
 func deploymentID(r *http.Request) (rekey.DeploymentID, error) {
@@ -85,13 +112,20 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 		return rekey.Errorf(rekey.Invalid, "The property 'properties.endpointComputeType' is required. Allowed values: %s.", strings.Join(computeTypes, ", "))
 	case matchEnum(*p.EndpointComputeType, computeTypes) == "":
 		return rekey.Errorf(rekey.Invalid, "The value of properties.endpointComputeType is not valid. Allowed values: %s.", strings.Join(computeTypes, ", "))
-	case p.Properties[rekey.UpstreamProperty] == "":
+	}
+	p.Properties = dropSystemProperties(p.Properties)
+	if p.Properties[rekey.UpstreamProperty] == "" {
 		return rekey.Errorf(rekey.Invalid, "properties.properties['%s'] is required: the URL rekey's gateway forwards this deployment's traffic to, e.g. http://127.0.0.1:8000.", rekey.UpstreamProperty)
 	}
 	if err := rekey.ValidateUpstream(p.Properties[rekey.UpstreamProperty]); err != nil {
 		return err
 	}
 	sku, err := tagsAndSKU(in.Tags, in.SKU)
+	if err != nil {
+		return err
+	}
+	computeType := matchEnum(*p.EndpointComputeType, computeTypes)
+	spec, err := specFrom(p.deploymentSpecIn, computeType)
 	if err != nil {
 		return err
 	}
@@ -119,8 +153,11 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 		case rekey.ErrorCode(err) != rekey.NotFound:
 			return err
 		}
-		d.Location, d.SKU, d.Tags, d.Properties = *in.Location, sku, in.Tags, p.Properties
-		d.ComputeType = matchEnum(*p.EndpointComputeType, computeTypes)
+		d.Location, d.SKU, d.Tags, d.Properties, d.Spec = *in.Location, sku, in.Tags, p.Properties, spec
+		d.ComputeType = computeType
+		if d.Identity, err = identityFrom(in.Identity, id.String()+"|"+d.UID, id.Endpoint.Workspace.Subscription); err != nil {
+			return err
+		}
 		if in.Kind != nil {
 			d.Kind = *in.Kind
 		}
@@ -130,23 +167,19 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 			}
 		}
 		d.SystemData.LastModifiedBy, d.SystemData.LastModifiedAt = who.Name, a.now()
+		op = a.newOperation(rekey.OpPutDeployment, d.ID.String(), d.ID.Key(), id.Endpoint.Workspace.Subscription, d.Location)
+		d.Operation = rekey.OperationRef{ID: op.ID, APIVersion: apiVersion(r)}
 		if created, err = tx.PutDeployment(d); err != nil {
 			return err
 		}
 		out = d
-		op = a.newOperation(rekey.OpPutDeployment, d.ID.String(), d.ID.Key(), id.Endpoint.Workspace.Subscription, d.Location)
 		return tx.PutOperation(op)
 	})
 	if err != nil {
 		return err
 	}
 	a.Wake()
-	a.pollingHeaders(w, r, op, false)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return encode(w, status, deploymentOut(out, who.Type))
+	return a.answerPut(w, r, op, created, a.deploymentOut(r, out))
 }
 
 // handleDeploymentPatch handles PATCH …/deployments/{d}: tags and sku (200).
@@ -187,7 +220,7 @@ func (a *api) handleDeploymentPatch(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return encode(w, http.StatusOK, deploymentOut(out, who.Type))
+	return encode(w, http.StatusOK, a.deploymentOut(r, out))
 }
 
 // handleDeploymentGet handles GET …/deployments/{d}.
@@ -200,7 +233,7 @@ func (a *api) handleDeploymentGet(w http.ResponseWriter, r *http.Request) error 
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { d, err = tx.Deployment(id); return err }); err != nil {
 		return err
 	}
-	return encode(w, http.StatusOK, deploymentOut(d, rekey.PrincipalFrom(r.Context()).Type))
+	return encode(w, http.StatusOK, a.deploymentOut(r, d))
 }
 
 // handleDeploymentList handles GET …/onlineEndpoints/{e}/deployments.
@@ -224,14 +257,15 @@ func (a *api) handleDeploymentList(w http.ResponseWriter, r *http.Request) error
 		Value []deploymentJSON `json:"value"`
 	}{Value: []deploymentJSON{}}
 	for _, d := range list {
-		page.Value = append(page.Value, deploymentOut(d, rekey.PrincipalFrom(r.Context()).Type))
+		page.Value = append(page.Value, a.deploymentOut(r, d))
 	}
 	return encode(w, http.StatusOK, page)
 }
 
-// handleDeploymentDelete handles DELETE …/deployments/{d}: 202 while an
-// operation removes it; 204 when there is nothing to delete. A deployment
-// that still receives traffic cannot be deleted, as in Azure.
+// handleDeploymentDelete handles DELETE …/deployments/{d}: 202 (with a
+// JSON null body, as for endpoints) while an operation removes it; 204
+// when there is nothing to delete. A deployment that still receives
+// traffic cannot be deleted, as in Azure.
 func (a *api) handleDeploymentDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := deploymentID(r)
 	if err != nil {
@@ -266,6 +300,5 @@ func (a *api) handleDeploymentDelete(w http.ResponseWriter, r *http.Request) err
 	}
 	a.Wake()
 	a.pollingHeaders(w, r, op, true)
-	w.WriteHeader(http.StatusAccepted)
-	return nil
+	return encode(w, http.StatusAccepted, nil)
 }

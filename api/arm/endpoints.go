@@ -3,6 +3,7 @@ package arm
 import (
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/rekey-dev/rekey"
@@ -17,7 +18,7 @@ type endpointJSON struct {
 	Kind       string            `json:"kind,omitempty"`
 	SKU        *skuJSON          `json:"sku,omitempty"`
 	Identity   *identityJSON     `json:"identity,omitempty"`
-	SystemData *systemDataJSON   `json:"systemData"`
+	SystemData *mlSystemDataJSON `json:"systemData"`
 	Properties endpointPropsJSON `json:"properties"`
 }
 
@@ -26,8 +27,8 @@ type endpointPropsJSON struct {
 	Description         *string           `json:"description"`
 	Keys                *authKeysJSON     `json:"keys"` // always null: keys come from listKeys only
 	Properties          map[string]string `json:"properties"`
-	ScoringURI          string            `json:"scoringUri"`
-	SwaggerURI          string            `json:"swaggerUri"`
+	ScoringURI          *string           `json:"scoringUri"` // null until the endpoint first succeeds
+	SwaggerURI          *string           `json:"swaggerUri"`
 	Compute             *string           `json:"compute"`
 	Traffic             map[string]int32  `json:"traffic"`
 	MirrorTraffic       map[string]int32  `json:"mirrorTraffic"`
@@ -74,19 +75,66 @@ func orZero(m map[string]int32) map[string]int32 {
 	return m
 }
 
-func (a *api) endpointOut(e *rekey.Endpoint, byType string) endpointJSON {
-	prefix := strings.TrimSuffix(a.GatewayURL, "/") + "/endpoints/" + e.ID.Name
-	return endpointJSON{
+// defaultEndpointKind is the kind Azure ML gives an endpoint created
+// without one (recorded for managed online endpoints).
+const defaultEndpointKind = "Managed"
+
+func (a *api) endpointOut(r *http.Request, e *rekey.Endpoint) endpointJSON {
+	out := endpointJSON{
 		ID: e.ID.String(), Name: e.ID.Name, Type: rekey.TypeOnlineEndpoint, Location: e.Location,
 		Tags: orEmpty(e.Tags), Kind: e.Kind, SKU: skuOut(e.SKU), Identity: identityOut(e.Identity),
-		SystemData: systemData(e.SystemData, byType),
+		SystemData: mlSystemData(e.SystemData),
 		Properties: endpointPropsJSON{
-			AuthMode: string(e.AuthMode), Description: nonEmpty(e.Description), Properties: orEmpty(e.Properties),
-			ScoringURI: prefix + "/score", SwaggerURI: prefix + "/swagger.json", Compute: nonEmpty(e.Compute),
-			Traffic: orZero(e.Traffic), MirrorTraffic: orZero(e.MirrorTraffic),
+			AuthMode: string(e.AuthMode), Description: nonEmpty(e.Description), Compute: nonEmpty(e.Compute),
+			Properties: a.systemProperties(r, e.Properties, e.ID.Workspace.Subscription, e.Location, e.Operation),
+			Traffic:    orZero(e.Traffic), MirrorTraffic: orZero(e.MirrorTraffic),
 			ProvisioningState: string(e.ProvisioningState), PublicNetworkAccess: e.PublicNetworkAccess,
 		},
 	}
+	out.Properties.Properties[endpointIDProperty] = e.ID.Key()
+	if out.Kind == "" {
+		out.Kind = defaultEndpointKind
+	}
+	// Azure ML assigns the scoring host when the creation succeeds; while
+	// the endpoint is Creating both URIs are null.
+	if e.ProvisioningState != rekey.Creating {
+		prefix := strings.TrimSuffix(a.GatewayURL, "/") + "/endpoints/" + e.ID.Name
+		out.Properties.ScoringURI, out.Properties.SwaggerURI = nonEmpty(prefix+"/score"), nonEmpty(prefix+"/swagger.json")
+	}
+	return out
+}
+
+// The entries Azure ML adds to an endpoint's or deployment's
+// properties.properties. They are computed, never stored: clients that
+// GET a resource and PUT it back send them, and they are dropped on input.
+const (
+	endpointIDProperty     = "azureml.onlineendpointid" // the endpoint's lower-cased ARM id
+	asyncOperationProperty = "AzureAsyncOperationUri"   // status URL of the last create or update
+)
+
+// dropSystemProperties removes the computed entries from a request's
+// properties.properties.
+func dropSystemProperties(m map[string]string) map[string]string {
+	for k := range m {
+		if strings.EqualFold(k, endpointIDProperty) || strings.EqualFold(k, asyncOperationProperty) {
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+// systemProperties returns a copy of the caller's properties.properties
+// with AzureAsyncOperationUri added when the resource has an operation.
+func (a *api) systemProperties(r *http.Request, user map[string]string, subscription, location string, op rekey.OperationRef) map[string]string {
+	out := maps.Clone(user)
+	if out == nil {
+		out = map[string]string{}
+	}
+	if op.ID != "" {
+		ref := &rekey.Operation{ID: op.ID, Subscription: subscription, Location: normLocation(location)}
+		out[asyncOperationProperty] = a.absURL(r, operationPath(ref, "mfeOperationsStatus"), url.Values{"api-version": {op.APIVersion}})
+	}
+	return out
 }
 
 // handleEndpointPut handles PUT …/onlineEndpoints/{endpointName}: create
@@ -106,6 +154,7 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in, p, mode, sku, given := put.in, put.in.Properties, put.mode, put.sku, put.keys
+	p.Properties = dropSystemProperties(p.Properties)
 	who := rekey.PrincipalFrom(r.Context())
 	var (
 		out     *rekey.Endpoint
@@ -168,6 +217,8 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		if err := e.Validate(names); err != nil {
 			return err
 		}
+		op = a.newOperation(rekey.OpCreateEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		e.Operation = rekey.OperationRef{ID: op.ID, APIVersion: apiVersion(r)}
 		if created, err = tx.PutEndpoint(e); err != nil {
 			return err
 		}
@@ -187,19 +238,25 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		out = e
-		op = a.newOperation(rekey.OpCreateEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		return tx.PutOperation(op)
 	})
 	if err != nil {
 		return err
 	}
 	a.Wake()
+	return a.answerPut(w, r, op, created, a.endpointOut(r, out))
+}
+
+// answerPut sends a long-running PUT's answer: Azure-AsyncOperation for
+// the pollers, and on creation (201) also Location, the resource's own URL
+// with the request's api-version, as Azure ML sends it.
+func (a *api) answerPut(w http.ResponseWriter, r *http.Request, op *rekey.Operation, created bool, body any) error {
 	a.pollingHeaders(w, r, op, false)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
+	if !created {
+		return encode(w, http.StatusOK, body)
 	}
-	return encode(w, status, a.endpointOut(out, who.Type))
+	w.Header().Set("Location", a.absURL(r, r.URL.Path, url.Values{"api-version": {apiVersion(r)}}))
+	return encode(w, http.StatusCreated, body)
 }
 
 // endpointPut is a decoded and checked createOrUpdate body.
@@ -314,7 +371,7 @@ func (a *api) handleEndpointPatch(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return encode(w, http.StatusOK, a.endpointOut(out, who.Type))
+	return encode(w, http.StatusOK, a.endpointOut(r, out))
 }
 
 // liveEndpoint returns the endpoint unless it is missing (NotFound) or
@@ -340,12 +397,13 @@ func (a *api) handleEndpointGet(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { e, err = tx.Endpoint(id); return err }); err != nil {
 		return err
 	}
-	return encode(w, http.StatusOK, a.endpointOut(e, rekey.PrincipalFrom(r.Context()).Type))
+	return encode(w, http.StatusOK, a.endpointOut(r, e))
 }
 
 // handleEndpointDelete handles DELETE …/onlineEndpoints/{endpointName}:
 // 202 with Location (and Azure-AsyncOperation) while an operation removes
-// the endpoint and its keys; 204 when there is nothing to delete.
+// the endpoint and its keys; 204 when there is nothing to delete. The 202
+// carries a JSON null body, as Azure ML's does.
 func (a *api) handleEndpointDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := endpointID(r)
 	if err != nil {
@@ -373,6 +431,5 @@ func (a *api) handleEndpointDelete(w http.ResponseWriter, r *http.Request) error
 	}
 	a.Wake()
 	a.pollingHeaders(w, r, op, true)
-	w.WriteHeader(http.StatusAccepted)
-	return nil
+	return encode(w, http.StatusAccepted, nil)
 }

@@ -79,7 +79,7 @@ func (a *api) handleEndpointList(w http.ResponseWriter, r *http.Request) error {
 	}{Value: []endpointJSON{}}
 	end := min(skip+size, len(list))
 	for _, e := range list[min(skip, len(list)):end] {
-		page.Value = append(page.Value, a.endpointOut(e, rekey.PrincipalFrom(r.Context()).Type))
+		page.Value = append(page.Value, a.endpointOut(r, e))
 	}
 	if end < len(list) {
 		next := r.URL.Query()

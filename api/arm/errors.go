@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/rekey-dev/rekey"
 )
@@ -45,26 +46,42 @@ type errorBody struct {
 	Error errorDetail `json:"error"`
 }
 
+// errorDetail is one error. details and additionalInfo are sent only when
+// they have content: recorded ARM and Azure ML errors carry no empty lists.
 type errorDetail struct {
-	Code    string        `json:"code"`
-	Message string        `json:"message"`
-	Target  string        `json:"target,omitempty"`
-	Details []errorDetail `json:"details"`
-	// AdditionalInfo is always an empty list, as ARM sends it.
-	AdditionalInfo []any `json:"additionalInfo"`
+	Code           string        `json:"code"`
+	Message        string        `json:"message"`
+	Target         string        `json:"target,omitempty"`
+	Details        []errorDetail `json:"details,omitempty"`
+	AdditionalInfo []any         `json:"additionalInfo,omitempty"`
+}
+
+// notFoundPointer ends every ResourceNotFound message, as ARM's do.
+const notFoundPointer = "For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+
+// withPointer appends ARM's troubleshooting pointer to a not-found message.
+func withPointer(msg string) string {
+	if strings.HasSuffix(msg, notFoundPointer) {
+		return msg
+	}
+	return strings.TrimSpace(msg) + " " + notFoundPointer
 }
 
 // status returns the HTTP status and ARM error detail for err.
 func status(err error) (int, errorDetail) {
 	var we *wireError
 	if errors.As(err, &we) {
-		return we.status, errorDetail{Code: we.code, Message: we.message, Details: []errorDetail{}, AdditionalInfo: []any{}}
+		return we.status, errorDetail{Code: we.code, Message: we.message}
 	}
 	c, ok := codes[rekey.ErrorCode(err)]
 	if !ok {
 		c = codes[rekey.Internal]
 	}
-	return c.status, errorDetail{Code: c.code, Message: rekey.ErrorMessage(err), Details: []errorDetail{}, AdditionalInfo: []any{}}
+	msg := rekey.ErrorMessage(err)
+	if c.code == "ResourceNotFound" {
+		msg = withPointer(msg)
+	}
+	return c.status, errorDetail{Code: c.code, Message: msg}
 }
 
 // writeError renders err in ARM's envelope. Internal errors are logged with

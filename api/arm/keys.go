@@ -133,7 +133,7 @@ func (a *api) nextKey(stored []rekey.StoredKey, slot rekey.Slot, value *string) 
 }
 
 // handleToken handles POST …/onlineEndpoints/{endpointName}/token: a
-// signed AMLToken for the endpoint, valid for rekey.TokenLifetime.
+// signed AMLToken for the endpoint, valid for Config.TokenLifetime.
 func (a *api) handleToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := endpointID(r)
 	if err != nil {
@@ -154,7 +154,7 @@ func (a *api) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAuthMode(e, rekey.AuthAMLToken, "the token operation", instead); err != nil {
 		return err
 	}
-	t := a.Keyring.IssueToken(e.UID, a.now())
+	t := a.Keyring.IssueToken(e.UID, a.now(), a.TokenLifetime)
 	return encode(w, http.StatusOK, struct {
 		AccessToken         string `json:"accessToken"`
 		TokenType           string `json:"tokenType"`

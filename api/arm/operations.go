@@ -75,24 +75,33 @@ type operationStatusJSON struct {
 	Name            string       `json:"name"`
 	Status          string       `json:"status"`
 	StartTime       time.Time    `json:"startTime"`
-	EndTime         *time.Time   `json:"endTime,omitempty"`
+	EndTime         string       `json:"endTime"`
 	PercentComplete float64      `json:"percentComplete"`
 	Error           *errorDetail `json:"error,omitempty"`
 }
 
+// Azure ML's status resource while an operation runs, as recorded from
+// the service: status "Updating" (not ARM's usual "InProgress") and .NET's
+// zero DateTimeOffset as endTime. Both SDKs' pollers treat any status
+// other than Succeeded, Failed and Canceled as still running.
+const (
+	runningStatus  = "Updating"
+	runningEndTime = "0001-01-01T00:00:00+00:00"
+)
+
 // handleOperationStatus handles GET …/locations/{location}/mfeOperationsStatus/{operationId}:
-// always 200 while the operation exists, with status InProgress, Succeeded
-// or Failed (and its error).
+// always 200 while the operation exists, with status Updating while it
+// runs, then Succeeded or Failed (and its error).
 func (a *api) handleOperationStatus(w http.ResponseWriter, r *http.Request) error {
 	op, err := a.operation(r)
 	if err != nil {
 		return err
 	}
-	body := operationStatusJSON{ID: operationPath(op, "mfeOperationsStatus"), Name: op.ID, Status: string(op.Status), StartTime: op.CreatedAt.UTC()}
+	body := operationStatusJSON{ID: operationPath(op, "mfeOperationsStatus"), Name: op.ID, StartTime: op.CreatedAt.UTC()}
 	if op.Status.Terminal() {
-		end := op.EndedAt.UTC()
-		body.EndTime, body.PercentComplete = &end, 100
+		body.Status, body.EndTime, body.PercentComplete = string(op.Status), op.EndedAt.UTC().Format(time.RFC3339Nano), 100
 	} else {
+		body.Status, body.EndTime = runningStatus, runningEndTime
 		a.retryHints(w, op)
 	}
 	if op.Error != nil {
@@ -137,7 +146,7 @@ func (a *api) handleOperationResult(w http.ResponseWriter, r *http.Request) erro
 		var d *rekey.Deployment
 		err = a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { d, err = tx.Deployment(id); return err })
 		if err == nil {
-			return encode(w, http.StatusOK, deploymentOut(d, rekey.PrincipalFrom(r.Context()).Type))
+			return encode(w, http.StatusOK, a.deploymentOut(r, d))
 		}
 		if rekey.ErrorCode(err) != rekey.NotFound {
 			return err
@@ -152,7 +161,7 @@ func (a *api) handleOperationResult(w http.ResponseWriter, r *http.Request) erro
 		var e *rekey.Endpoint
 		err = a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { e, err = tx.Endpoint(id); return err })
 		if err == nil {
-			return encode(w, http.StatusOK, a.endpointOut(e, rekey.PrincipalFrom(r.Context()).Type))
+			return encode(w, http.StatusOK, a.endpointOut(r, e))
 		}
 		if rekey.ErrorCode(err) != rekey.NotFound {
 			return err

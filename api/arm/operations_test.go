@@ -1,6 +1,7 @@
 package arm_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,8 +20,8 @@ func TestFailedOperation(t *testing.T) {
 	ep := base + "/workspaces/ws1/onlineEndpoints/doomed"
 	created, _ := e.must(http.StatusCreated, "PUT", ep+av, `{"location":"eastus","properties":{"authMode":"Key"}}`)
 	_, body := e.must(http.StatusOK, "GET", strings.TrimPrefix(created.Header.Get("Azure-AsyncOperation"), e.srv.URL), "")
-	if !strings.Contains(string(body), `"status":"InProgress"`) {
-		t.Fatalf("status during the delay = %s, want InProgress", body)
+	if !strings.Contains(string(body), `"status":"Updating"`) {
+		t.Fatalf("status during the delay = %s, want Updating", body)
 	}
 	deleted, _ := e.must(http.StatusAccepted, "DELETE", ep+av, "")
 	st := e.waitOp(created.Header.Get("Azure-AsyncOperation"))
@@ -39,6 +40,24 @@ func TestFailedOperation(t *testing.T) {
 		t.Errorf("delete status = %v, want Succeeded", st)
 	}
 	e.must(http.StatusNotFound, "GET", ep+av, "")
+}
+
+// TestOperationStatusWhileRunning: Azure ML's recorded status resource for
+// a running operation says "Updating", with endTime .NET's zero
+// DateTimeOffset and percentComplete 0.
+func TestOperationStatusWhileRunning(t *testing.T) {
+	e := newEnv(t, func(c *arm.Config) { c.OperationDelay = 2 * time.Second })
+	e.workspace("ws1")
+	created, _ := e.must(http.StatusCreated, "PUT", base+"/workspaces/ws1/onlineEndpoints/slow"+av, `{"location":"eastus","properties":{"authMode":"Key"}}`)
+	resp, body := e.must(http.StatusOK, "GET", strings.TrimPrefix(created.Header.Get("Azure-AsyncOperation"), e.srv.URL), "")
+	var st map[string]any
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st["status"] != "Updating" || st["endTime"] != "0001-01-01T00:00:00+00:00" || st["percentComplete"] != 0.0 {
+		t.Errorf("running status = %s, want status Updating, endTime 0001-01-01T00:00:00+00:00, percentComplete 0", body)
+	}
+	golden(t, "operation_status_running", resp, body)
 }
 
 // TestOperationResultWhileRunning: 202 with Location and a retry hint.

@@ -49,6 +49,19 @@ type identityIn struct {
 	UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
 }
 
+// mlSystemDataJSON is systemData as Azure ML's resource provider sends it
+// for online endpoints and deployments (recorded): no *ByType fields and
+// no lastModifiedBy.
+type mlSystemDataJSON struct {
+	CreatedAt      time.Time `json:"createdAt"`
+	CreatedBy      string    `json:"createdBy,omitempty"`
+	LastModifiedAt time.Time `json:"lastModifiedAt"`
+}
+
+func mlSystemData(sd rekey.SystemData) *mlSystemDataJSON {
+	return &mlSystemDataJSON{CreatedAt: sd.CreatedAt.UTC(), CreatedBy: sd.CreatedBy, LastModifiedAt: sd.LastModifiedAt.UTC()}
+}
+
 func systemData(sd rekey.SystemData, byType string) *systemDataJSON {
 	return &systemDataJSON{
 		CreatedBy: sd.CreatedBy, CreatedByType: byType, CreatedAt: sd.CreatedAt.UTC(),

@@ -74,6 +74,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{nil, []string{"--listen", "nonsense"}, "--listen"},
 		{nil, []string{"--tls-cert", "x.pem"}, "--tls-key"},
 		{nil, []string{"--operation-delay", "-1s"}, "--operation-delay"},
+		{nil, []string{"--aml-token-lifetime", "10s"}, "--aml-token-lifetime"},
+		{[]string{"REKEY_AML_TOKEN_LIFETIME", "a day"}, nil, "REKEY_AML_TOKEN_LIFETIME"},
 		{nil, []string{"--gateway-url", "ftp://x"}, "--gateway-url"},
 		{nil, []string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"REKEY_OPERATION_DELAY", "soon"}, nil, "REKEY_OPERATION_DELAY"},

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/rekey-dev/rekey"
 )
 
 // serveConfig is everything "rekey serve" is configured with. Each field
@@ -17,6 +19,7 @@ type serveConfig struct {
 	TLSCert, TLSKey   string
 	InsecureHTTP      bool
 	OperationDelay    time.Duration
+	TokenLifetime     time.Duration
 	LooseAPIVersion   bool
 	GatewayURL        string
 	PublicURL         string
@@ -100,6 +103,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.StringVar(&c.TLSKey, "tls-key", e.str("REKEY_TLS_KEY", ""), "server key `file` (PEM) (REKEY_TLS_KEY)")
 	boolean(&c.InsecureHTTP, "insecure-http", "REKEY_INSECURE_HTTP", false, "serve plain HTTP, for use behind a TLS-terminating proxy")
 	dur(&c.OperationDelay, "operation-delay", "REKEY_OPERATION_DELAY", 0, "artificial duration of every long-running operation, to test polling code")
+	dur(&c.TokenLifetime, "aml-token-lifetime", "REKEY_AML_TOKEN_LIFETIME", rekey.DefaultTokenLifetime, "how long an AMLToken from the token operation is valid; clients refresh after half (default: Azure ML's)")
 	boolean(&c.LooseAPIVersion, "loose-api-version", "REKEY_LOOSE_API_VERSION", false, "accept any well-formed api-version, for SDKs newer than rekey")
 	fs.StringVar(&c.GatewayURL, "gateway-url", e.str("REKEY_GATEWAY_URL", ""), "public data-plane `URL` that scoringUri and swaggerUri are built on; default: the gateway listener's own (REKEY_GATEWAY_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("REKEY_PUBLIC_URL", ""), "base `URL` of polling links and nextLink when behind a proxy; default: the request's own (REKEY_PUBLIC_URL)")
@@ -166,6 +170,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.OperationDelay < 0 || c.OperationDelay > time.Hour {
 		return fmt.Errorf("--operation-delay %v: must be between 0 and 1h", c.OperationDelay)
+	}
+	if c.TokenLifetime < time.Minute || c.TokenLifetime > 7*24*time.Hour {
+		return fmt.Errorf("--aml-token-lifetime %v: must be between 1m and 168h", c.TokenLifetime)
 	}
 	switch c.Role {
 	case roleAll, roleManagement, roleGateway:

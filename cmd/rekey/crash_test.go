@@ -176,7 +176,7 @@ func TestCrashKeepsAcknowledgedRegenerations(t *testing.T) {
 				if st.Status == "Succeeded" {
 					break
 				}
-				if st.Status != "InProgress" || time.Now().After(deadline) {
+				if st.Status != "Updating" || time.Now().After(deadline) {
 					t.Fatalf("acknowledged operation ended %q (body %s), want Succeeded", st.Status, body)
 				}
 				time.Sleep(20 * time.Millisecond)

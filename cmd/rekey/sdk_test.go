@@ -250,7 +250,7 @@ func TestSDKOnlineEndpointLifecycle(t *testing.T) {
 }
 
 // TestSDKOperationDelay checks the artificial operation duration: the
-// poller waits for it, and the status URL says InProgress meanwhile.
+// poller waits for it, and the status URL says Updating meanwhile.
 func TestSDKOperationDelay(t *testing.T) {
 	s := startServer(t, "", "--operation-delay", "300ms")
 	c := newSDK(t, s)
@@ -270,7 +270,7 @@ func TestSDKOperationDelay(t *testing.T) {
 		t.Errorf("primary key unchanged right after the 202; want the new key committed at acceptance")
 	}
 	if poller.Done() {
-		t.Errorf("poller done right after the 202; want InProgress for the operation delay")
+		t.Errorf("poller done right after the 202; want it running for the operation delay")
 	}
 	if _, err := poller.PollUntilDone(t.Context(), nil); err != nil {
 		t.Fatal(err)
