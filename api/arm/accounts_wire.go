@@ -60,6 +60,7 @@ type accountPropsJSON struct {
 	CustomSubDomainName        string            `json:"customSubDomainName,omitempty"`
 	APIProperties              *map[string]any   `json:"apiProperties,omitempty"` // {} when sent empty
 	CallRateLimit              callRateLimitJSON `json:"callRateLimit"`
+	BackupUpperLimit           *int              `json:"backupUpperLimit,omitempty"` // QnAMaker only
 	IsMigrated                 *bool             `json:"isMigrated,omitempty"`
 	AllowProjectManagement     *bool             `json:"allowProjectManagement,omitempty"`
 	PrivateEndpointConnections *[]struct{}       `json:"privateEndpointConnections,omitempty"`
@@ -74,10 +75,11 @@ type callRateLimitJSON struct {
 }
 
 type callRateRuleJSON struct {
-	Key           string             `json:"key"`
-	RenewalPeriod int                `json:"renewalPeriod"`
-	Count         int                `json:"count"`
-	MatchPatterns []matchPatternJSON `json:"matchPatterns"`
+	Key                      string             `json:"key"`
+	RenewalPeriod            int                `json:"renewalPeriod"`
+	Count                    int                `json:"count"`
+	DynamicThrottlingEnabled *bool              `json:"dynamicThrottlingEnabled,omitempty"`
+	MatchPatterns            []matchPatternJSON `json:"matchPatterns"`
 }
 
 type matchPatternJSON struct {
@@ -99,15 +101,24 @@ type accountIdentityJSON struct {
 	UserAssignedIdentities map[string]userIdentityJSON `json:"userAssignedIdentities"`
 }
 
-// defaultCallRateLimit is the one rule Azure reports for a QnA Maker
-// account (600 calls a minute on every path). rekey enforces no rate
-// limit; the field is there because clients read it.
-var defaultCallRateLimit = callRateLimitJSON{Rules: []callRateRuleJSON{
-	{Key: "default", RenewalPeriod: 60, Count: 600, MatchPatterns: []matchPatternJSON{{Path: "*", Method: "*"}}},
-}}
+// Call rate limits and capabilities as Azure reports them. rekey enforces
+// no rate limit; the fields are there because clients read them. A
+// QnAMaker account's are recorded (2022-03-01: 100 calls a minute, a
+// backupUpperLimit of 20, one capability); other kinds get the single
+// default rule and the two capabilities recorded for QnAMaker.v2 and
+// FormRecognizer accounts, not their kind-specific rule lists.
+var (
+	qnaCallRateLimit = callRateLimitJSON{Rules: []callRateRuleJSON{
+		{Key: "default", RenewalPeriod: 60, Count: 100, DynamicThrottlingEnabled: new(bool), MatchPatterns: []matchPatternJSON{{Path: "*", Method: "*"}}},
+	}}
+	qnaCapabilities     = []capabilityJSON{{Name: "VirtualNetworks"}}
+	qnaBackupUpperLimit = 20
 
-// defaultCapabilities are the capabilities every recorded account reports.
-var defaultCapabilities = []capabilityJSON{{Name: "VirtualNetworks"}, {Name: "CustomerManagedKey"}}
+	defaultCallRateLimit = callRateLimitJSON{Rules: []callRateRuleJSON{
+		{Key: "default", RenewalPeriod: 60, Count: 600, MatchPatterns: []matchPatternJSON{{Path: "*", Method: "*"}}},
+	}}
+	defaultCapabilities = []capabilityJSON{{Name: "VirtualNetworks"}, {Name: "CustomerManagedKey"}}
+)
 
 func (a *api) accountOut(r *http.Request, acc *rekey.Account) accountJSON {
 	shape := accountShapeFor(servedVersion(r))
@@ -138,6 +149,10 @@ func (a *api) accountOut(r *http.Request, acc *rekey.Account) accountJSON {
 			Capabilities:        defaultCapabilities,
 			ProvisioningState:   string(acc.State()),
 		},
+	}
+	if acc.IsQnAMaker() {
+		limit := qnaBackupUpperLimit
+		out.Properties.CallRateLimit, out.Properties.Capabilities, out.Properties.BackupUpperLimit = qnaCallRateLimit, qnaCapabilities, &limit
 	}
 	if shape.systemData {
 		out.SystemData = systemData(acc.SystemData, rekey.PrincipalFrom(r.Context()).Type)
