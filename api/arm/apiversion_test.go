@@ -2,8 +2,11 @@ package arm_test
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -115,4 +118,31 @@ func TestAPIVersionWarnOnce(t *testing.T) {
 	if n := strings.Count(logs.String(), "api_version=2099-01-01"); n != 1 {
 		t.Errorf("%d warnings for three requests, want 1; log:\n%s", n, logs.String())
 	}
+}
+
+// FuzzAPIVersion sends arbitrary api-versions: none may cause a 5xx, every
+// refusal carries ARM's envelope with a version error code, and only a
+// well-formed version may be accepted.
+func FuzzAPIVersion(f *testing.F) {
+	for _, s := range []string{"2025-06-01", "2099-01-01", "2099-01-01-preview", "2024-04-01", "2025-02-30", "", "latest", "2025-06-01-preview-preview", "9999-99-99", "0000-01-01"} {
+		f.Add(s)
+	}
+	e := newEnv(f)
+	wellFormed := regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|privatepreview))?$`)
+	f.Fuzz(func(t *testing.T, version string) {
+		e.t = t
+		resp := e.do("GET", csBase+"?api-version="+url.QueryEscape(version), "")
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch code := resp.Header.Get("x-ms-error-code"); {
+		case resp.StatusCode == http.StatusOK:
+			if !wellFormed.MatchString(version) {
+				t.Fatalf("api-version %q accepted", version)
+			}
+		case resp.StatusCode != http.StatusBadRequest:
+			t.Fatalf("api-version %q = %d %s", version, resp.StatusCode, data)
+		case code != "MissingApiVersionParameter" && code != "InvalidApiVersionParameter" && code != "NoRegisteredProviderFound":
+			t.Fatalf("api-version %q refused with code %q: %s", version, code, data)
+		}
+	})
 }
