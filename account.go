@@ -70,8 +70,19 @@ type Account struct {
 	QnARuntimeEndpoint  string         // apiProperties.qnaRuntimeEndpoint: where the gateway sends generateAnswer
 	APIProperties       map[string]any // other apiProperties, kept as given; or nil
 	PublicNetworkAccess string
-	ActiveLearning      bool // QnA endpointSettings.activeLearning.enable
-	SystemData          SystemData
+	// ProvisioningState is Creating until the create operation completes;
+	// "" (records written before creation was asynchronous) means Succeeded.
+	ProvisioningState ProvisioningState
+	ActiveLearning    bool // QnA endpointSettings.activeLearning.enable
+	SystemData        SystemData
+}
+
+// State returns the account's provisioning state.
+func (a *Account) State() ProvisioningState {
+	if a.ProvisioningState == "" {
+		return Succeeded
+	}
+	return a.ProvisioningState
 }
 
 // IsQnAMaker reports whether the account serves the QnA Maker API.

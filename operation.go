@@ -16,6 +16,7 @@ const (
 	OpRegenerateKeys   OperationKind = "endpoint.regenerate" // the key changed at acceptance; this reports it
 	OpPutDeployment    OperationKind = "deployment.put"      // Creating/Updating → Succeeded
 	OpDeleteDeployment OperationKind = "deployment.delete"   // removes the deployment
+	OpCreateAccount    OperationKind = "account.create"      // Creating → Succeeded
 )
 
 // OperationStatus is the state of an operation, in ARM's words.

@@ -49,6 +49,21 @@ func work(tx rekey.Tx, op *rekey.Operation) error {
 		d.ProvisioningState = rekey.Succeeded
 		_, err = tx.PutDeployment(d)
 		return err
+	case rekey.OpCreateAccount:
+		id, err := rekey.ParseAccountID(op.Resource)
+		if err != nil {
+			return err
+		}
+		acc, err := tx.Account(id)
+		if rekey.ErrorCode(err) == rekey.NotFound {
+			return rekey.Errorf(rekey.NotFound, "The account '%s' was deleted before its creation completed.", id.Name)
+		}
+		if err != nil {
+			return err
+		}
+		acc.ProvisioningState, acc.ETag = rekey.Succeeded, `"`+rekey.NewGUID()+`"`
+		_, err = tx.PutAccount(acc)
+		return err
 	case rekey.OpDeleteDeployment:
 		id, err := rekey.ParseDeploymentID(op.Resource)
 		if err != nil {

@@ -8,30 +8,6 @@ import (
 	"github.com/rekey-dev/rekey"
 )
 
-type accountJSON struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Kind       string            `json:"kind"`
-	SKU        *skuJSON          `json:"sku,omitempty"`
-	Tags       map[string]string `json:"tags"`
-	Etag       string            `json:"etag"`
-	Identity   *identityJSON     `json:"identity,omitempty"`
-	SystemData *systemDataJSON   `json:"systemData"`
-	Properties accountPropsJSON  `json:"properties"`
-}
-
-type accountPropsJSON struct {
-	ProvisioningState   string         `json:"provisioningState"`
-	Endpoint            string         `json:"endpoint"`
-	InternalID          string         `json:"internalId"`
-	DateCreated         string         `json:"dateCreated"`
-	CustomSubDomainName string         `json:"customSubDomainName,omitempty"`
-	APIProperties       map[string]any `json:"apiProperties,omitempty"`
-	PublicNetworkAccess string         `json:"publicNetworkAccess"`
-}
-
 type accountIn struct {
 	Location   *string           `json:"location"`
 	Kind       *string           `json:"kind"`
@@ -60,34 +36,6 @@ func accountID(r *http.Request) (rekey.AccountID, error) {
 		return id, errWire(http.StatusBadRequest, "InvalidResourceName", rekey.ErrorMessage(err))
 	}
 	return id, nil
-}
-
-func (a *api) accountOut(r *http.Request, acc *rekey.Account) accountJSON {
-	api := map[string]any{}
-	for k, v := range acc.APIProperties {
-		api[k] = v
-	}
-	if acc.QnARuntimeEndpoint != "" {
-		api["qnaRuntimeEndpoint"] = acc.QnARuntimeEndpoint
-	}
-	if len(api) == 0 {
-		api = nil
-	}
-	return accountJSON{
-		ID: acc.ID.String(), Name: acc.ID.Name, Type: rekey.TypeAccount, Location: acc.Location, Kind: acc.Kind,
-		SKU: skuOut(acc.SKU), Tags: orEmpty(acc.Tags), Etag: acc.ETag, Identity: identityOut(acc.Identity),
-		SystemData: systemData(acc.SystemData, rekey.PrincipalFrom(r.Context()).Type),
-		Properties: accountPropsJSON{
-			ProvisioningState: string(rekey.Succeeded),
-			// The QnA authoring base URL, ending in '/' as Azure's do.
-			Endpoint:            a.baseURL(r) + "/",
-			InternalID:          acc.UID,
-			DateCreated:         acc.SystemData.CreatedAt.UTC().Format("2006-01-02T15:04:05.0000000Z"),
-			CustomSubDomainName: acc.CustomSubDomainName,
-			APIProperties:       api,
-			PublicNetworkAccess: acc.PublicNetworkAccess,
-		},
-	}
 }
 
 // secretAPIProperty reports apiProperties that hold credentials of other
@@ -122,9 +70,10 @@ func applyAPIProperties(acc *rekey.Account, in map[string]any) error {
 }
 
 // handleAccountPut handles PUT …/Microsoft.CognitiveServices/accounts/{accountName}:
-// create (201) or update (200), synchronously; the body says Succeeded, so
-// SDK pollers finish at once. A new account gets two subscription keys, and
-// a QnAMaker account two QnA endpoint keys as well.
+// create (201, Creating, with an Azure-AsyncOperation URL: see
+// accounts_ops.go) or update (200). A new account gets two subscription
+// keys, and a QnAMaker account two QnA endpoint keys as well; they work
+// at once, while the account is still Creating.
 func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 	id, err := accountID(r)
 	if err != nil {
@@ -152,6 +101,7 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 	who := rekey.PrincipalFrom(r.Context())
 	var (
 		out     *rekey.Account
+		op      *rekey.Operation
 		created bool
 	)
 	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
@@ -173,6 +123,9 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 		}
 		if old != nil {
 			acc.ID, acc.UID, acc.Kind, acc.SystemData, acc.ActiveLearning = old.ID, old.UID, old.Kind, old.SystemData, old.ActiveLearning
+			acc.ProvisioningState = old.ProvisioningState
+		} else {
+			acc.ProvisioningState = rekey.Creating
 		}
 		acc.SKU, acc.Tags, acc.ETag = sku, in.Tags, `"`+rekey.NewGUID()+`"`
 		acc.SystemData.LastModifiedBy, acc.SystemData.LastModifiedAt = who.Name, a.now()
@@ -183,6 +136,7 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 			if err := applyAPIProperties(acc, in.Properties.APIProperties); err != nil {
 				return err
 			}
+			keepEmptyAPIProperties(acc, in.Properties.APIProperties)
 			if p := in.Properties.PublicNetworkAccess; p != nil {
 				if acc.PublicNetworkAccess = matchEnum(*p, []string{"Enabled", "Disabled"}); acc.PublicNetworkAccess == "" {
 					return rekey.Errorf(rekey.Invalid, "The value of properties.publicNetworkAccess is not valid. Allowed values: Enabled, Disabled.")
@@ -199,6 +153,10 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if created {
+			op = a.newAccountOperation(acc)
+			if err := tx.PutOperation(op); err != nil {
+				return err
+			}
 			if err := a.putKeys(tx, id.SubscriptionKeys(), rekey.NewSubscriptionKey(), rekey.NewSubscriptionKey()); err != nil {
 				return err
 			}
@@ -216,6 +174,8 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 	}
 	status := http.StatusOK
 	if created {
+		a.Wake()
+		a.accountPollingHeaders(w, r, out, op)
 		status = http.StatusCreated
 	}
 	return encode(w, status, a.accountOut(r, out))

@@ -20,11 +20,13 @@ func TestAccountsGolden(t *testing.T) {
 	if strings.Contains(string(body), "must-not-be-kept") {
 		t.Errorf("a secret apiProperty was echoed")
 	}
+	e.waitAccountOp(resp.Header.Get("Azure-AsyncOperation"))
 	resp, body = e.must(http.StatusOK, "GET", acc+v, "")
 	golden(t, "account_get", resp, body)
 	resp, body = e.must(http.StatusOK, "PATCH", acc+v, `{"tags":{"env":"prod"}}`)
 	golden(t, "account_patch", resp, body)
-	e.must(http.StatusCreated, "PUT", csBase+"/face1"+v, `{"location":"westus","kind":"Face","sku":{"name":"F0"}}`)
+	resp, _ = e.must(http.StatusCreated, "PUT", csBase+"/face1"+v, `{"location":"westus","kind":"Face","sku":{"name":"F0"}}`)
+	e.waitAccountOp(resp.Header.Get("Azure-AsyncOperation"))
 	resp, body = e.must(http.StatusOK, "GET", csBase+v, "")
 	golden(t, "account_list", resp, body)
 

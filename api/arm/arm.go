@@ -34,8 +34,9 @@ type Config struct {
 	// OperationDelay is an artificial duration for every long-running
 	// operation, for testing clients' polling code; default 0.
 	OperationDelay time.Duration
-	// LooseAPIVersion accepts any well-formed api-version.
-	LooseAPIVersion bool
+	// APIVersions says which unknown api-versions are accepted; default
+	// VersionsNewer (see apiversion.go).
+	APIVersions VersionMode
 	// GatewayURL is the data-plane base that scoring URIs are built on.
 	GatewayURL string
 	// PublicURL, when set, is the base of every absolute URL handed out
@@ -53,7 +54,7 @@ type Config struct {
 
 type api struct {
 	Config
-	versions versionPolicy
+	versions *versionPolicy
 }
 
 // New returns the ARM API handler.
@@ -70,7 +71,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
-	a := &api{Config: cfg, versions: versionPolicy{loose: cfg.LooseAPIVersion}}
+	a := &api{Config: cfg, versions: &versionPolicy{mode: cfg.APIVersions, logger: cfg.Logger}}
 	mux := http.NewServeMux()
 	a.addRoutes(mux)
 	return withARMHeaders("local", a.authenticate(mux))
@@ -79,7 +80,8 @@ func New(cfg Config) http.Handler {
 // h wraps a handler with the api-version check for its resource type.
 func (a *api) h(resourceType string, versions []string, fn handlerFunc) http.Handler {
 	return handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		if err := a.versions.check(r, resourceType, versions); err != nil {
+		r, err := a.versions.check(r, resourceType, versions)
+		if err != nil {
 			return err
 		}
 		return fn(w, r)

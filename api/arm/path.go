@@ -11,7 +11,7 @@ func init() {
 		"subscriptions", "resourceGroups", "providers", "Microsoft.MachineLearningServices",
 		"workspaces", "onlineEndpoints", "listKeys", "regenerateKeys", "token",
 		"locations", "mfeOperationsStatus", "mfeOperationResults",
-		"Microsoft.CognitiveServices", "accounts", "regenerateKey", "deployments",
+		"Microsoft.CognitiveServices", "accounts", "regenerateKey", "deployments", "operationResults",
 	} {
 		keywords[strings.ToLower(k)] = k
 	}

@@ -56,6 +56,8 @@ func (a *api) addRoutes(mux *http.ServeMux) {
 	mux.Handle("DELETE "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountDelete))
 	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/listKeys", a.h(csT, accountVersions, a.handleAccountListKeys))
 	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/regenerateKey", a.h(csT, accountVersions, a.handleAccountRegenerateKey))
+	mux.Handle("GET "+sub+"/providers/Microsoft.CognitiveServices/locations/{location}/operationResults/{operationId}",
+		a.h(rekey.NamespaceCS+"/locations/operationResults", accountVersions, a.handleAccountOperation))
 
 	mux.Handle("/", handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, r)

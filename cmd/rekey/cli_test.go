@@ -157,7 +157,9 @@ func TestCLIAgainstServer(t *testing.T) {
 
 // TestCLIAccountsAndQnA follows the README's QnA quickstart with the CLI.
 func TestCLIAccountsAndQnA(t *testing.T) {
-	s := startServer(t, "")
+	// account create waits for the asynchronous creation, so it shows the
+	// account Succeeded even with an operation delay.
+	s := startServer(t, "", "--operation-delay", "300ms")
 	env := envOf("REKEY_SERVER", s.URL, "REKEY_DATA", s.DataDir, "REKEY_RESOURCE_GROUP", "cli")
 	step := func(golden string, args ...string) string {
 		t.Helper()

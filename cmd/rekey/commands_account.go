@@ -38,9 +38,18 @@ func runAccount(ctx context.Context, args []string, getenv func(string) string, 
 				if runtime != "" {
 					body["properties"] = map[string]any{"apiProperties": map[string]string{"qnaRuntimeEndpoint": runtime}}
 				}
-				_, data, err := c.do(ctx, http.MethodPut, path(c, name), body)
+				resp, data, err := c.do(ctx, http.MethodPut, path(c, name), body)
 				if err != nil {
 					return err
+				}
+				if resp.Header.Get("Azure-AsyncOperation") != "" {
+					// Created: wait for the account to be ready, then show it.
+					if err := c.wait(ctx, resp, progressWriter(stderr)); err != nil {
+						return err
+					}
+					if _, data, err = c.do(ctx, http.MethodGet, path(c, name), nil); err != nil {
+						return err
+					}
 				}
 				return showAccount(stdout, f, data, false)
 			}},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/api/arm"
 )
 
 // serveConfig is everything "rekey serve" is configured with. Each field
@@ -21,6 +22,7 @@ type serveConfig struct {
 	OperationDelay    time.Duration
 	TokenLifetime     time.Duration
 	LooseAPIVersion   bool
+	StrictAPIVersion  bool
 	GatewayURL        string
 	PublicURL         string
 	ReadHeaderTimeout time.Duration
@@ -104,7 +106,8 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	boolean(&c.InsecureHTTP, "insecure-http", "REKEY_INSECURE_HTTP", false, "serve plain HTTP, for use behind a TLS-terminating proxy")
 	dur(&c.OperationDelay, "operation-delay", "REKEY_OPERATION_DELAY", 0, "artificial duration of every long-running operation, to test polling code")
 	dur(&c.TokenLifetime, "aml-token-lifetime", "REKEY_AML_TOKEN_LIFETIME", rekey.DefaultTokenLifetime, "how long an AMLToken from the token operation is valid; clients refresh after half (default: Azure ML's)")
-	boolean(&c.LooseAPIVersion, "loose-api-version", "REKEY_LOOSE_API_VERSION", false, "accept any well-formed api-version, for SDKs newer than rekey")
+	boolean(&c.LooseAPIVersion, "loose-api-version", "REKEY_LOOSE_API_VERSION", false, "accept any well-formed api-version, older unknown ones too")
+	boolean(&c.StrictAPIVersion, "strict-api-version", "REKEY_STRICT_API_VERSION", false, "refuse api-versions rekey does not know, as ARM does (by default a well-formed version newer than the newest known is served with the newest known shape)")
 	fs.StringVar(&c.GatewayURL, "gateway-url", e.str("REKEY_GATEWAY_URL", ""), "public data-plane `URL` that scoringUri and swaggerUri are built on; default: the gateway listener's own (REKEY_GATEWAY_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("REKEY_PUBLIC_URL", ""), "base `URL` of polling links and nextLink when behind a proxy; default: the request's own (REKEY_PUBLIC_URL)")
 	dur(&c.ReadHeaderTimeout, "read-header-timeout", "REKEY_READ_HEADER_TIMEOUT", 10*time.Second, "drop a request whose headers take longer")
@@ -154,6 +157,17 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	}
 }
 
+// apiVersions is the api-version policy the flags choose.
+func (c *serveConfig) apiVersions() arm.VersionMode {
+	switch {
+	case c.StrictAPIVersion:
+		return arm.VersionsStrict
+	case c.LooseAPIVersion:
+		return arm.VersionsLoose
+	}
+	return arm.VersionsNewer
+}
+
 // validate checks the config and names the flag at fault.
 func (c *serveConfig) validate() error {
 	if c.DataDir == "" {
@@ -173,6 +187,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.TokenLifetime < time.Minute || c.TokenLifetime > 7*24*time.Hour {
 		return fmt.Errorf("--aml-token-lifetime %v: must be between 1m and 168h", c.TokenLifetime)
+	}
+	if c.LooseAPIVersion && c.StrictAPIVersion {
+		return fmt.Errorf("--loose-api-version and --strict-api-version contradict each other: choose one")
 	}
 	switch c.Role {
 	case roleAll, roleManagement, roleGateway:

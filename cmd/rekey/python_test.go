@@ -22,7 +22,9 @@ func TestPythonClients(t *testing.T) {
 		}
 		t.Skip("Azure's Python clients are not installed (apt-get install python3-azure); skipping")
 	}
-	s := startServer(t, "")
+	// With an operation delay, creations are still running when the
+	// clients first look, so their pollers must follow the operations.
+	s := startServer(t, "", "--operation-delay", "200ms")
 	cmd := exec.Command(python, filepath.Join("testdata", "python", "clients.py"), s.URL, s.Token)
 	cmd.Env = append(os.Environ(), "REQUESTS_CA_BUNDLE="+filepath.Join(s.DataDir, "ca.pem"), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()

@@ -168,7 +168,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		auth := server.TokenAuth{Store: store}
 		armAPI := arm.New(arm.Config{
 			Store: store, Keyring: keyring, Auth: auth, Logger: logger, Wake: runner.Wake,
-			OperationDelay: cfg.OperationDelay, LooseAPIVersion: cfg.LooseAPIVersion, TokenLifetime: cfg.TokenLifetime,
+			OperationDelay: cfg.OperationDelay, APIVersions: cfg.apiVersions(), TokenLifetime: cfg.TokenLifetime,
 			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody,
 		})
 		qnaAPI := qna.New(qna.Config{

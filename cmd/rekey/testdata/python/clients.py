@@ -57,6 +57,7 @@ acc = cs.accounts.begin_create(rg, "pyqna", {
     "properties": {"apiProperties": {"qnaRuntimeEndpoint": "http://127.0.0.1:9"}},
 }).result()
 check(acc.properties.endpoint.endswith("/"), "QnAMaker account created; its endpoint ends in /")
+check(acc.properties.provisioning_state == "Succeeded", "account creation polled through AzureAsyncOperationPolling to Succeeded")
 keys = cs.accounts.list_keys(rg, "pyqna")
 
 # The QnA client joins the endpoint with /qnamaker/v5.0-preview.1: "…//qnamaker/…".
