@@ -314,23 +314,30 @@ func (a *api) handleAccountDelete(w http.ResponseWriter, r *http.Request) error 
 	return deleted(w, a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.DeleteAccount(id) }))
 }
 
-// handleAccountList handles GET …/accounts by resource group or subscription.
+// handleAccountList handles GET …/accounts by resource group or
+// subscription, in pages of maxPageSize continued by $skip.
 func (a *api) handleAccountList(w http.ResponseWriter, r *http.Request) error {
 	sub, rg := r.PathValue("subscriptionId"), r.PathValue("resourceGroupName")
 	if err := checkScope(sub, rg); err != nil {
+		return err
+	}
+	pg, err := readPage(r.URL.Query(), "", maxPageSize)
+	if err != nil {
 		return err
 	}
 	var list []*rekey.Account
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { list, err = tx.Accounts(sub, rg); return err }); err != nil {
 		return err
 	}
-	page := struct {
-		Value []accountJSON `json:"value"`
-	}{Value: []accountJSON{}}
+	list, next := pageOf(list, pg)
+	out := struct {
+		Value    []accountJSON `json:"value"`
+		NextLink *string       `json:"nextLink,omitempty"`
+	}{Value: []accountJSON{}, NextLink: a.nextLink(r, next)}
 	for _, acc := range list {
-		page.Value = append(page.Value, a.accountOut(r, acc))
+		out.Value = append(out.Value, a.accountOut(r, acc))
 	}
-	return encode(w, http.StatusOK, page)
+	return encode(w, http.StatusOK, out)
 }
 
 // accountKeys opens an account's subscription keys.
