@@ -149,6 +149,9 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 	if err := validateTags(in.Tags); err != nil {
 		return err
 	}
+	if err := rekey.CheckGracePeriod("tags", in.Tags); err != nil {
+		return err
+	}
 	who := rekey.PrincipalFrom(r.Context())
 	var (
 		out     *rekey.Account
@@ -246,6 +249,9 @@ func (a *api) handleAccountPatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	sku, err := tagsAndSKU(in.Tags, in.SKU)
 	if err != nil {
+		return err
+	}
+	if err := rekey.CheckGracePeriod("tags", in.Tags); err != nil {
 		return err
 	}
 	who := rekey.PrincipalFrom(r.Context())
