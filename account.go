@@ -3,6 +3,7 @@ package rekey
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -68,7 +69,7 @@ type Account struct {
 	Identity            *Identity         // or nil
 	CustomSubDomainName string
 	QnARuntimeEndpoint  string         // apiProperties.qnaRuntimeEndpoint: where the gateway sends generateAnswer
-	APIProperties       map[string]any // other apiProperties, kept as given; or nil
+	APIProperties       map[string]any // other allow-listed apiProperties (api/arm); or nil
 	PublicNetworkAccess string
 	// ProvisioningState is Creating until the create operation completes;
 	// "" (records written before creation was asynchronous) means Succeeded.
@@ -112,4 +113,29 @@ func ParseAccountID(s string) (AccountID, error) {
 		return AccountID{}, Errorf(Invalid, "'%s' is not the id of a Cognitive Services account.", clip(s))
 	}
 	return AccountID{Subscription: r.Subscription, ResourceGroup: r.ResourceGroup, Name: r.Names[0]}, nil
+}
+
+// ValidateQnARuntimeEndpoint checks apiProperties.qnaRuntimeEndpoint as
+// ValidateUpstream checks rekey.upstream: an absolute http(s) URL with a
+// host and without credentials, query or fragment. The URL is stored and
+// returned by GET and list, so a password in it would be kept in
+// plaintext and shown to every reader. The message does not repeat the
+// value, which may hold that password.
+func ValidateQnARuntimeEndpoint(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return Errorf(Invalid, "properties.apiProperties.qnaRuntimeEndpoint must be an absolute http(s) URL of the QnA runtime without credentials, query or fragment, e.g. https://my-qna.azurewebsites.net. It is stored and returned as given, so it must not carry a secret.")
+	}
+	return nil
+}
+
+// WithoutUserinfo returns the URL s without its user and password, for
+// values stored before ValidateQnARuntimeEndpoint refused them.
+func WithoutUserinfo(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	u.User = nil
+	return u.String()
 }

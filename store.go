@@ -91,9 +91,15 @@ type Tx interface {
 	LatestChange() (int64, error)
 
 	// AddKeyUsage adds counts to a slot's usage, keeping the later LastUsed.
+	// Counts for an owner that has no keys (deleted since the requests were
+	// counted) are dropped, so they cannot reappear on a new resource of
+	// the same name. Deleting an owner deletes its usage with its keys.
 	AddKeyUsage(u KeyUsage) error
 	// KeyUsage returns the usage of an owner's slots (only those ever used).
 	KeyUsage(owner string) ([]KeyUsage, error)
+	// PruneKeyUsage deletes up to limit usage rows last used before t and
+	// returns how many it deleted.
+	PruneKeyUsage(before time.Time, limit int) (int, error)
 
 	Operation(id string) (*Operation, error)
 	// PutOperation inserts op or replaces the one with its ID.
@@ -104,6 +110,10 @@ type Tx interface {
 	// NextOperation returns the earliest NotBefore of an InProgress
 	// operation, and false when there is none.
 	NextOperation() (time.Time, bool, error)
+	// PruneOperations deletes up to limit terminal operations that ended
+	// before t (an operation without EndedAt counts from CreatedAt) and
+	// returns how many it deleted. InProgress operations are never pruned.
+	PruneOperations(before time.Time, limit int) (int, error)
 
 	// PrincipalByToken finds the principal whose token hashes to h.
 	PrincipalByToken(h [32]byte) (*Principal, error)

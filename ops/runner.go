@@ -25,6 +25,15 @@ type Runner struct {
 	// Idle is the longest the runner sleeps when nothing is due, so it
 	// notices operations written by another process.
 	Idle time.Duration
+	// OperationRetention is how long a finished operation stays readable
+	// at its status URL before Prune deletes it; 0 keeps it forever.
+	OperationRetention time.Duration
+	// UsageRetention is how long a key slot's usage row is kept after its
+	// last use; 0 keeps it forever.
+	UsageRetention time.Duration
+	// PruneEvery is how often the runner prunes (at Start, then on this
+	// period); 0 never. Set these before Start.
+	PruneEvery time.Duration
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -44,6 +53,13 @@ func (r *Runner) Start(ctx context.Context) {
 		defer r.wg.Done()
 		r.loop(ctx)
 	}()
+	if r.PruneEvery > 0 && (r.OperationRetention > 0 || r.UsageRetention > 0) {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.pruneLoop(ctx)
+		}()
+	}
 }
 
 // Stop cancels the runner and waits for it, or for ctx.

@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -125,5 +126,73 @@ func TestRunnerWakesAndStops(t *testing.T) {
 	defer cancel()
 	if err := r.Stop(ctx); err != nil {
 		t.Errorf("Stop() = %v", err)
+	}
+}
+
+// TestPrune: the runner prunes finished operations past the retention,
+// in batches, keeps running and recent ones, and prunes key usage unused
+// for its retention; it also does so by itself once started.
+func TestPrune(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "rekey.db"))
+	defer s.Close()
+	now := time.Now().UTC()
+	old := now.Add(-8 * 24 * time.Hour)
+	owner := ep.Key()
+	put(t, s, func(tx rekey.Tx) error {
+		for i := range 1200 { // more than one batch
+			if err := tx.PutOperation(&rekey.Operation{ID: fmt.Sprintf("old-%d", i), Status: rekey.OpSucceeded, CreatedAt: old, NotBefore: old, EndedAt: old}); err != nil {
+				return err
+			}
+		}
+		for _, o := range []*rekey.Operation{
+			{ID: "old-running", Status: rekey.OpInProgress, CreatedAt: old, NotBefore: now.Add(time.Hour)},
+			{ID: "recent", Status: rekey.OpFailed, CreatedAt: now, NotBefore: now, EndedAt: now},
+		} {
+			if err := tx.PutOperation(o); err != nil {
+				return err
+			}
+		}
+		for _, slot := range rekey.Slots {
+			if _, err := tx.PutKey(rekey.StoredKey{Resource: owner, Slot: slot, Ciphertext: []byte{1}, UpdatedAt: now}); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddKeyUsage(rekey.KeyUsage{Owner: owner, Slot: rekey.Primary, Requests: 1, LastUsed: now.Add(-100 * 24 * time.Hour)}); err != nil {
+			return err
+		}
+		return tx.AddKeyUsage(rekey.KeyUsage{Owner: owner, Slot: rekey.Secondary, Requests: 1, LastUsed: now})
+	})
+	r := ops.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.OperationRetention, r.UsageRetention = 7*24*time.Hour, 90*24*time.Hour
+	gotOps, gotUsage, err := r.Prune(t.Context())
+	if err != nil || gotOps != 1200 || gotUsage != 1 {
+		t.Fatalf("Prune() = %d operations, %d usage rows, %v; want 1200, 1, nil", gotOps, gotUsage, err)
+	}
+	if o := op(t, s, "old-running"); o.Status != rekey.OpInProgress {
+		t.Errorf("running operation = %+v, want kept", o)
+	}
+	op(t, s, "recent")
+	s.View(t.Context(), func(tx rekey.Tx) error {
+		if u, _ := tx.KeyUsage(owner); len(u) != 1 || u[0].Slot != rekey.Secondary {
+			t.Errorf("KeyUsage after pruning = %+v, want the secondary slot only", u)
+		}
+		return nil
+	})
+
+	// Started with PruneEvery, the runner prunes on its own.
+	put(t, s, func(tx rekey.Tx) error {
+		return tx.PutOperation(&rekey.Operation{ID: "old-again", Status: rekey.OpSucceeded, CreatedAt: old, NotBefore: old, EndedAt: old})
+	})
+	r.PruneEvery = time.Hour
+	r.Start(context.Background())
+	defer r.Stop(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := s.View(t.Context(), func(tx rekey.Tx) error { _, err := tx.Operation("old-again"); return err })
+		if rekey.ErrorCode(err) == rekey.NotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the started runner did not prune a finished operation past the retention")
+		}
 	}
 }

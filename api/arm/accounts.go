@@ -2,7 +2,6 @@ package arm
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/rekey-dev/rekey"
@@ -38,35 +37,105 @@ func accountID(r *http.Request) (rekey.AccountID, error) {
 	return id, nil
 }
 
-// secretAPIProperty reports apiProperties that hold credentials of other
-// services. rekey neither stores nor returns them.
-func secretAPIProperty(name string) bool {
-	n := strings.ToLower(name)
-	return strings.HasSuffix(n, "key") || strings.Contains(n, "connectionstring") || n == "superuser"
+// apiProperties are the documented fields of the ApiProperties schema
+// (Microsoft.CognitiveServices, api-version 2025-06-01) that carry no
+// secret, with their JSON type. Anything else in apiProperties is dropped,
+// neither stored nor returned: the search key and connection strings
+// (another service's credentials), and every unknown, misspelt or nested
+// name. An allow-list, because a deny-list missed "…Key " with a trailing
+// space, nested objects and names such as aadClientSecret or password.
+var apiProperties = []apiPropertyType{
+	{name: "aadClientId"},
+	{name: "aadTenantId"},
+	{name: "qnaAzureSearchEndpointId"},
+	{name: "qnaRuntimeEndpoint"}, // kept in Account.QnARuntimeEndpoint
+	{name: "statisticsEnabled", isBool: true},
+	{name: "superUser"},
+	{name: "websiteName"},
 }
 
-// applyAPIProperties merges request apiProperties into acc, validating
-// qnaRuntimeEndpoint.
-func applyAPIProperties(acc *rekey.Account, in map[string]any) error {
-	for k, v := range in {
-		switch {
-		case strings.EqualFold(k, "qnaRuntimeEndpoint"):
-			s, ok := v.(string)
-			u, err := url.Parse(s)
-			if !ok || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return rekey.Errorf(rekey.Invalid, "properties.apiProperties.qnaRuntimeEndpoint must be an absolute http(s) URL of the QnA runtime, e.g. https://my-qna.azurewebsites.net.")
-			}
-			acc.QnARuntimeEndpoint = strings.TrimSuffix(s, "/")
-		case secretAPIProperty(k):
-			// Dropped: see docs/decisions.md.
-		default:
-			if acc.APIProperties == nil {
-				acc.APIProperties = map[string]any{}
-			}
-			acc.APIProperties[k] = v
+type apiPropertyType struct {
+	name   string
+	isBool bool
+}
+
+// accepts reports whether v has the field's JSON type: a scalar, never an
+// object or array that could nest other values.
+func (p apiPropertyType) accepts(v any) bool {
+	switch v.(type) {
+	case bool:
+		return p.isBool
+	case string:
+		return !p.isBool
+	}
+	return false
+}
+
+// apiProperty returns the index in apiProperties of name (any case), or -1.
+func apiProperty(name string) int {
+	for i, p := range apiProperties {
+		if strings.EqualFold(p.name, name) {
+			return i
 		}
 	}
+	return -1
+}
+
+// applyAPIProperties merges request apiProperties into acc: allow-listed
+// fields of the right type are kept under their documented spelling (null
+// removes one), everything else is dropped.
+func applyAPIProperties(acc *rekey.Account, in map[string]any) error {
+	for k, v := range in {
+		i := apiProperty(k)
+		if i < 0 {
+			continue // dropped: see apiProperties and docs/decisions.md
+		}
+		p := apiProperties[i]
+		if p.name == "qnaRuntimeEndpoint" {
+			s, _ := v.(string)
+			if err := rekey.ValidateQnARuntimeEndpoint(s); err != nil {
+				return err
+			}
+			acc.QnARuntimeEndpoint = strings.TrimSuffix(s, "/")
+			continue
+		}
+		if v == nil {
+			delete(acc.APIProperties, p.name)
+			continue
+		}
+		if !p.accepts(v) {
+			want := "a string"
+			if p.isBool {
+				want = "true or false"
+			}
+			return rekey.Errorf(rekey.Invalid, "properties.apiProperties.%s must be %s.", p.name, want)
+		}
+		if acc.APIProperties == nil {
+			acc.APIProperties = map[string]any{}
+		}
+		acc.APIProperties[p.name] = v
+	}
 	return nil
+}
+
+// apiPropertiesOut is what a response shows of acc's apiProperties: the
+// allow-listed fields only, so that a value stored before the allow-list
+// existed is not returned either, and the runtime URL without any
+// credentials such a value might carry.
+func apiPropertiesOut(acc *rekey.Account) map[string]any {
+	out := map[string]any{}
+	for k, v := range acc.APIProperties {
+		if i := apiProperty(k); i >= 0 && apiProperties[i].name != "qnaRuntimeEndpoint" && apiProperties[i].accepts(v) {
+			out[apiProperties[i].name] = v
+		}
+	}
+	if acc.QnARuntimeEndpoint != "" {
+		out["qnaRuntimeEndpoint"] = rekey.WithoutUserinfo(acc.QnARuntimeEndpoint)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // handleAccountPut handles PUT …/Microsoft.CognitiveServices/accounts/{accountName}:
@@ -96,6 +165,9 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	if err := rekey.CheckGracePeriod("tags", in.Tags); err != nil {
 		return err
 	}
 	who := rekey.PrincipalFrom(r.Context())
@@ -208,6 +280,9 @@ func (a *api) handleAccountPatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := rekey.CheckGracePeriod("tags", in.Tags); err != nil {
+		return err
+	}
 	who := rekey.PrincipalFrom(r.Context())
 	var out *rekey.Account
 	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
@@ -274,23 +349,30 @@ func (a *api) handleAccountDelete(w http.ResponseWriter, r *http.Request) error 
 	return deleted(w, a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.DeleteAccount(id) }))
 }
 
-// handleAccountList handles GET …/accounts by resource group or subscription.
+// handleAccountList handles GET …/accounts by resource group or
+// subscription, in pages of maxPageSize continued by $skip.
 func (a *api) handleAccountList(w http.ResponseWriter, r *http.Request) error {
 	sub, rg := r.PathValue("subscriptionId"), r.PathValue("resourceGroupName")
 	if err := checkScope(sub, rg); err != nil {
+		return err
+	}
+	pg, err := readPage(r.URL.Query(), "", maxPageSize)
+	if err != nil {
 		return err
 	}
 	var list []*rekey.Account
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { list, err = tx.Accounts(sub, rg); return err }); err != nil {
 		return err
 	}
-	page := struct {
-		Value []accountJSON `json:"value"`
-	}{Value: []accountJSON{}}
+	list, next := pageOf(list, pg)
+	out := struct {
+		Value    []accountJSON `json:"value"`
+		NextLink *string       `json:"nextLink,omitempty"`
+	}{Value: []accountJSON{}, NextLink: a.nextLink(r, next)}
 	for _, acc := range list {
-		page.Value = append(page.Value, a.accountOut(r, acc))
+		out.Value = append(out.Value, a.accountOut(r, acc))
 	}
-	return encode(w, http.StatusOK, page)
+	return encode(w, http.StatusOK, out)
 }
 
 // accountKeys opens an account's subscription keys.

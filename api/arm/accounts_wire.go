@@ -124,12 +124,9 @@ func (a *api) accountOut(r *http.Request, acc *rekey.Account) accountJSON {
 	shape := accountShapeFor(servedVersion(r))
 	var api *map[string]any
 	if acc.APIProperties != nil || acc.QnARuntimeEndpoint != "" || shape.alwaysAPIProperties {
-		m := map[string]any{}
-		for k, v := range acc.APIProperties {
-			m[k] = v
-		}
-		if acc.QnARuntimeEndpoint != "" {
-			m["qnaRuntimeEndpoint"] = acc.QnARuntimeEndpoint
+		m := apiPropertiesOut(acc) // the allow-listed fields only
+		if m == nil {
+			m = map[string]any{}
 		}
 		api = &m
 	}

@@ -48,11 +48,13 @@ type env struct {
 	store  *sqlite.Store
 	runner *ops.Runner
 	kr     *rekey.Keyring
+	dbPath string
 }
 
 func newEnv(t testing.TB, mod ...func(*arm.Config)) *env {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rekey.db"))
+	dbPath := filepath.Join(t.TempDir(), "rekey.db")
+	store, err := sqlite.Open(t.Context(), dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func newEnv(t testing.TB, mod ...func(*arm.Config)) *env {
 		m(&cfg)
 	}
 	srv := httptest.NewServer(arm.New(cfg))
-	e := &env{t: t, srv: srv, store: store, runner: runner, kr: kr}
+	e := &env{t: t, srv: srv, store: store, runner: runner, kr: kr, dbPath: dbPath}
 	t.Cleanup(func() {
 		srv.Close()
 		runner.Stop(context.Background())

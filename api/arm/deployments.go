@@ -236,9 +236,14 @@ func (a *api) handleDeploymentGet(w http.ResponseWriter, r *http.Request) error 
 	return encode(w, http.StatusOK, a.deploymentOut(r, d))
 }
 
-// handleDeploymentList handles GET …/onlineEndpoints/{e}/deployments.
+// handleDeploymentList handles GET …/onlineEndpoints/{e}/deployments, with
+// the contract's $top (page size) and $skip (continuation token).
 func (a *api) handleDeploymentList(w http.ResponseWriter, r *http.Request) error {
 	ep, err := endpointID(r)
+	if err != nil {
+		return err
+	}
+	pg, err := readPage(r.URL.Query(), "$top", maxPageSize)
 	if err != nil {
 		return err
 	}
@@ -253,13 +258,15 @@ func (a *api) handleDeploymentList(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	page := struct {
-		Value []deploymentJSON `json:"value"`
-	}{Value: []deploymentJSON{}}
+	list, next := pageOf(list, pg)
+	out := struct {
+		Value    []deploymentJSON `json:"value"`
+		NextLink *string          `json:"nextLink,omitempty"`
+	}{Value: []deploymentJSON{}, NextLink: a.nextLink(r, next)}
 	for _, d := range list {
-		page.Value = append(page.Value, a.deploymentOut(r, d))
+		out.Value = append(out.Value, a.deploymentOut(r, d))
 	}
-	return encode(w, http.StatusOK, page)
+	return encode(w, http.StatusOK, out)
 }
 
 // handleDeploymentDelete handles DELETE …/deployments/{d}: 202 (with a

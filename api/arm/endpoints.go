@@ -179,11 +179,13 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 			ProvisioningState: rekey.Creating,
 			SystemData:        rekey.SystemData{CreatedBy: who.Name, CreatedAt: a.now()},
 		}
+		var oldProps map[string]string
 		if old != nil {
 			e.ID, e.UID, e.SystemData, e.ProvisioningState = old.ID, old.UID, old.SystemData, rekey.Updating
-			if e.Properties, err = mergeProperties(old.Properties, p.Properties); err != nil {
-				return err
-			}
+			oldProps = old.Properties
+		}
+		if e.Properties, err = mergeProperties(oldProps, p.Properties); err != nil {
+			return err
 		}
 		e.SystemData.LastModifiedBy, e.SystemData.LastModifiedAt = who.Name, a.now()
 		if in.Kind != nil {
@@ -291,6 +293,9 @@ func (a *api) readEndpointPut(w http.ResponseWriter, r *http.Request) (*endpoint
 	if err != nil {
 		return nil, err
 	}
+	if err := rekey.CheckGracePeriod("properties.properties", p.Properties); err != nil {
+		return nil, err
+	}
 	var given rekey.KeyPair
 	if p.Keys != nil {
 		for _, k := range []struct {
@@ -314,10 +319,18 @@ func (a *api) readEndpointPut(w http.ResponseWriter, r *http.Request) (*endpoint
 
 // mergeProperties applies Azure's rule for properties.properties: entries
 // can be added, but not removed or altered. Omitted entries are kept.
+// rekey's own GracePeriodProperty is the exception: it is an operator
+// setting, not a fact about the resource, so it can be changed, and ""
+// (or null) removes it (docs/decisions.md).
 func mergeProperties(old, in map[string]string) (map[string]string, error) {
 	out := maps.Clone(old)
 	for k, v := range in {
-		if prev, ok := old[k]; ok && prev != v {
+		if k == rekey.GracePeriodProperty {
+			if v == "" {
+				delete(out, k)
+				continue
+			}
+		} else if prev, ok := old[k]; ok && prev != v {
 			return nil, rekey.Errorf(rekey.Invalid, "properties.properties['%s'] cannot be altered once set; entries can only be added.", rekey.Clip(k, 60))
 		}
 		if out == nil {

@@ -3,15 +3,9 @@ package arm
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/rekey-dev/rekey"
-)
-
-const (
-	defaultPageSize = 100
-	maxPageSize     = 1000
 )
 
 // handleEndpointList handles GET …/workspaces/{workspaceName}/onlineEndpoints
@@ -25,21 +19,9 @@ func (a *api) handleEndpointList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	size := defaultPageSize
-	if c := q.Get("count"); c != "" {
-		n, err := strconv.Atoi(c)
-		if err != nil || n < 1 || n > maxPageSize {
-			return rekey.Errorf(rekey.Invalid, "The query parameter 'count' must be a whole number from 1 to %d.", maxPageSize)
-		}
-		size = n
-	}
-	skip := 0
-	if s := q.Get("$skip"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return rekey.Errorf(rekey.Invalid, "The continuation token '$skip' is not valid. Use the nextLink of the previous page as it is.")
-		}
-		skip = n
+	pg, err := readPage(q, "count", defaultPageSize)
+	if err != nil {
+		return err
 	}
 	order := q.Get("orderBy")
 	if order != "" {
@@ -73,21 +55,15 @@ func (a *api) handleEndpointList(w http.ResponseWriter, r *http.Request) error {
 	})
 	sortEndpoints(list, order)
 
-	page := struct {
+	list, next := pageOf(list, pg)
+	out := struct {
 		Value    []endpointJSON `json:"value"`
 		NextLink *string        `json:"nextLink,omitempty"`
-	}{Value: []endpointJSON{}}
-	end := min(skip+size, len(list))
-	for _, e := range list[min(skip, len(list)):end] {
-		page.Value = append(page.Value, a.endpointOut(r, e))
+	}{Value: []endpointJSON{}, NextLink: a.nextLink(r, next)}
+	for _, e := range list {
+		out.Value = append(out.Value, a.endpointOut(r, e))
 	}
-	if end < len(list) {
-		next := r.URL.Query()
-		next.Set("$skip", strconv.Itoa(end))
-		link := a.absURL(r, r.URL.Path, next)
-		page.NextLink = &link
-	}
-	return encode(w, http.StatusOK, page)
+	return encode(w, http.StatusOK, out)
 }
 
 // sortEndpoints orders by the orderBy value; "" keeps creation order.

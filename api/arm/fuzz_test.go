@@ -18,6 +18,10 @@ func FuzzBodies(f *testing.F) {
 		`{"location":"eastus","properties":{"authMode":"Key","keys":{"primaryKey":"0123456789abcdefgh"},"traffic":{"a":0}}}`,
 		`{"location":"eastus","identity":{"type":"UserAssigned","userAssignedIdentities":{"/subscriptions/s/providers/p/t/n":{}}},"properties":{"authMode":"AMLToken"}}`,
 		`{"keyType":"Primary","keyValue":"0123456789abcdef"}`,
+		`{"location":"eastus","properties":{"authMode":"Key","properties":{"rekey.keyGracePeriod":"5 minutes"}}}`,
+		`{"location":"eastus","properties":{"authMode":"Key","properties":{"rekey.keyGracePeriod":"48h","Rekey.KeyGracePeriod ":"-5m"}}}`,
+		`{"location":"westus","kind":"QnAMaker","sku":{"name":"S0"},"tags":{"rekey.keyGracePeriod":"1h"},"properties":{"apiProperties":{"qnaRuntimeEndpoint":"http://u:p@127.0.0.1:9","password":"x","websiteName":{"a":1},"statisticsEnabled":1}}}`,
+		`{"properties":{"apiProperties":{"qnaRuntimeEndpoint":null,"aadClientId":null}},"tags":{"rekey.keyGracePeriod":"-5m"}}`,
 		`{"keyType":"secondary"}`, `{"tags":{"a":"b"}}`, `[]`, `null`, `"x"`, `{"location":null}`, `{"properties":{"authMode":1e999}}`,
 	} {
 		f.Add(s)
@@ -31,6 +35,8 @@ func FuzzBodies(f *testing.F) {
 			{"PATCH", base + "/workspaces/ws1/onlineEndpoints/fz" + av},
 			{"POST", base + "/workspaces/ws1/onlineEndpoints/fz/regenerateKeys" + av},
 			{"PUT", base + "/workspaces/ws2" + av},
+			{"PUT", csBase + "/fz?api-version=2025-06-01"},
+			{"PATCH", csBase + "/fz?api-version=2025-06-01"},
 		} {
 			resp := e.do(target.method, target.path, body)
 			data, _ := io.ReadAll(resp.Body)

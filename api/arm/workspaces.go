@@ -192,22 +192,27 @@ func (a *api) handleWorkspaceDelete(w http.ResponseWriter, r *http.Request) erro
 }
 
 // handleWorkspaceList handles GET …/workspaces, by resource group or by
-// subscription. Everything fits one page.
+// subscription, in pages of maxPageSize continued by $skip.
 func (a *api) handleWorkspaceList(w http.ResponseWriter, r *http.Request) error {
 	sub, rg := r.PathValue("subscriptionId"), r.PathValue("resourceGroupName")
 	if err := checkScope(sub, rg); err != nil {
+		return err
+	}
+	pg, err := readPage(r.URL.Query(), "", maxPageSize)
+	if err != nil {
 		return err
 	}
 	var list []*rekey.Workspace
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { list, err = tx.Workspaces(sub, rg); return err }); err != nil {
 		return err
 	}
-	page := struct {
+	list, next := pageOf(list, pg)
+	out := struct {
 		Value    []workspaceJSON `json:"value"`
 		NextLink *string         `json:"nextLink"`
-	}{Value: []workspaceJSON{}}
+	}{Value: []workspaceJSON{}, NextLink: a.nextLink(r, next)}
 	for _, ws := range list {
-		page.Value = append(page.Value, workspaceOut(ws, rekey.PrincipalFrom(r.Context()).Type))
+		out.Value = append(out.Value, workspaceOut(ws, rekey.PrincipalFrom(r.Context()).Type))
 	}
-	return encode(w, http.StatusOK, page)
+	return encode(w, http.StatusOK, out)
 }

@@ -80,6 +80,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{nil, []string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"REKEY_OPERATION_DELAY", "soon"}, nil, "REKEY_OPERATION_DELAY"},
 		{[]string{"REKEY_INSECURE_HTTP", "maybe"}, nil, "REKEY_INSECURE_HTTP"},
+		{nil, []string{"--operation-retention", "10s"}, "--operation-retention"},
+		{nil, []string{"--usage-retention", "-1h"}, "--usage-retention"},
+		{[]string{"REKEY_OPERATION_RETENTION", "7 days"}, nil, "REKEY_OPERATION_RETENTION"},
 		{[]string{"REKEY_MASTER_KEY", "c2hvcnQ="}, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0"}, "REKEY_MASTER_KEY"},
 	} {
 		_, _, err := cli(t, envOf(tt.env...), append([]string{"serve"}, tt.args...)...)

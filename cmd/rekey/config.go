@@ -49,6 +49,9 @@ type serveConfig struct {
 	GatewayAccessLog        bool
 	SyncInterval            time.Duration
 	UsageFlush              time.Duration
+
+	OperationRetention time.Duration
+	UsageRetention     time.Duration
 }
 
 // Roles a process can take.
@@ -148,6 +151,8 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	boolean(&c.GatewayAccessLog, "gateway-access-log", "REKEY_GATEWAY_ACCESS_LOG", true, "log one line per gateway request")
 	dur(&c.SyncInterval, "sync-interval", "REKEY_SYNC_INTERVAL", time.Second, "how often the gateway reads changes made by other processes")
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
+	dur(&c.OperationRetention, "operation-retention", "REKEY_OPERATION_RETENTION", 7*24*time.Hour, "how long a finished operation stays readable at its status URL before it is deleted; 0 keeps them forever")
+	dur(&c.UsageRetention, "usage-retention", "REKEY_USAGE_RETENTION", 90*24*time.Hour, "how long a key slot's usage counts are kept after its last use; 0 keeps them forever")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {
@@ -227,6 +232,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("--max-body %d: must be at least 1024 bytes", c.MaxBody)
+	}
+	if c.OperationRetention != 0 && c.OperationRetention < time.Minute {
+		return fmt.Errorf("--operation-retention %v: must be 0 (keep forever) or at least 1m, so pollers can read the final status", c.OperationRetention)
+	}
+	if c.UsageRetention < 0 {
+		return fmt.Errorf("--usage-retention %v: must be 0 (keep forever) or positive", c.UsageRetention)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)

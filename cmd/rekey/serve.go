@@ -163,6 +163,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("serving plain HTTP (--insecure-http): put a TLS-terminating proxy in front, and set --public-url to its URL")
 		}
 		runner := ops.New(store, logger)
+		runner.OperationRetention, runner.UsageRetention = cfg.OperationRetention, cfg.UsageRetention
+		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention)
 		runner.Start(context.WithoutCancel(ctx))
 		stops = append(stops, runner.Stop)
 		auth := server.TokenAuth{Store: store}
@@ -270,4 +272,17 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// pruneEvery is how often the runner prunes: a quarter of the shorter
+// retention, between a second and an hour, so nothing outlives its
+// retention by much and a long retention costs one small query an hour.
+func pruneEvery(retentions ...time.Duration) time.Duration {
+	every := time.Hour
+	for _, r := range retentions {
+		if r > 0 {
+			every = min(every, r/4)
+		}
+	}
+	return max(every, time.Second)
 }

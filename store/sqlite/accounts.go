@@ -38,6 +38,9 @@ func (t *txn) DeleteAccount(id rekey.AccountID) error {
 	if _, err := t.exec(`DELETE FROM keys WHERE resource IN (?, ?)`, id.SubscriptionKeys(), id.EndpointKeys()); err != nil {
 		return err
 	}
+	if _, err := t.exec(`DELETE FROM key_usage WHERE owner IN (?, ?)`, id.SubscriptionKeys(), id.EndpointKeys()); err != nil {
+		return err
+	}
 	res, err := t.exec(`DELETE FROM accounts WHERE key = ?`, id.Key())
 	if err != nil {
 		return err

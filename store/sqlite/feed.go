@@ -59,11 +59,24 @@ func (t *txn) AddKeyUsage(u rekey.KeyUsage) error {
 	if !u.LastUsed.IsZero() {
 		last = u.LastUsed.UnixNano()
 	}
-	_, err := t.exec(`INSERT INTO key_usage (owner, slot, requests, grace_requests, last_used) VALUES (?, ?, ?, ?, ?)
+	// INSERT … SELECT … WHERE: counts for an owner without keys (deleted
+	// while the gateway held them) are dropped.
+	_, err := t.exec(`INSERT INTO key_usage (owner, slot, requests, grace_requests, last_used)
+		SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE resource = ?)
 		ON CONFLICT (owner, slot) DO UPDATE SET requests = requests + excluded.requests,
 			grace_requests = grace_requests + excluded.grace_requests, last_used = max(last_used, excluded.last_used)`,
-		u.Owner, string(u.Slot), u.Requests, u.GraceRequests, last)
+		u.Owner, string(u.Slot), u.Requests, u.GraceRequests, last, u.Owner)
 	return err
+}
+
+func (t *txn) PruneKeyUsage(before time.Time, limit int) (int, error) {
+	res, err := t.exec(`DELETE FROM key_usage WHERE rowid IN (SELECT rowid FROM key_usage WHERE last_used < ? ORDER BY last_used LIMIT ?)`,
+		before.UnixNano(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (t *txn) KeyUsage(owner string) ([]rekey.KeyUsage, error) {

@@ -106,6 +106,9 @@ func (t *txn) DeleteWorkspace(id rekey.WorkspaceID) error {
 	if _, err := t.exec(`DELETE FROM keys WHERE resource IN (SELECT key FROM endpoints WHERE workspace_key = ?)`, id.Key()); err != nil {
 		return err
 	}
+	if _, err := t.exec(`DELETE FROM key_usage WHERE owner IN (SELECT key FROM endpoints WHERE workspace_key = ?)`, id.Key()); err != nil {
+		return err
+	}
 	res, err := t.exec(`DELETE FROM workspaces WHERE key = ?`, id.Key())
 	if err != nil {
 		return err
@@ -167,6 +170,9 @@ func (t *txn) PutEndpoint(e *rekey.Endpoint) (bool, error) {
 
 func (t *txn) DeleteEndpoint(id rekey.EndpointID) error {
 	if _, err := t.exec(`DELETE FROM keys WHERE resource = ?`, id.Key()); err != nil {
+		return err
+	}
+	if _, err := t.exec(`DELETE FROM key_usage WHERE owner = ?`, id.Key()); err != nil {
 		return err
 	}
 	res, err := t.exec(`DELETE FROM endpoints WHERE key = ?`, id.Key())
@@ -238,10 +244,30 @@ func (t *txn) PutOperation(op *rekey.Operation) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, doc) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, doc = excluded.doc`,
-		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), doc)
+	var ended int64
+	switch {
+	case !op.Status.Terminal():
+	case !op.EndedAt.IsZero():
+		ended = op.EndedAt.UnixNano()
+	default:
+		ended = op.CreatedAt.UnixNano()
+	}
+	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, ended_at, doc) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, ended_at = excluded.ended_at, doc = excluded.doc`,
+		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), ended, doc)
 	return err
+}
+
+// PruneOperations deletes finished operations through the partial index
+// operations_ended, whose condition the query repeats word for word.
+func (t *txn) PruneOperations(before time.Time, limit int) (int, error) {
+	res, err := t.exec(`DELETE FROM operations WHERE id IN (
+		SELECT id FROM operations WHERE status != 'InProgress' AND ended_at < ? ORDER BY ended_at LIMIT ?)`, before.UnixNano(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (t *txn) DueOperations(now time.Time, limit int) ([]*rekey.Operation, error) {

@@ -143,6 +143,7 @@ func testKeyHistory(t *testing.T, s rekey.Store) {
 func testKeyUsage(t *testing.T, s rekey.Store) {
 	owner := "/subscriptions/x/used"
 	t1, t2 := time.Unix(100, 0).UTC(), time.Unix(200, 0).UTC()
+	mustKeys(t, s, owner)
 	mustUpdate(t, s, func(tx rekey.Tx) error {
 		return tx.AddKeyUsage(rekey.KeyUsage{Owner: owner, Slot: rekey.Primary, Requests: 3, GraceRequests: 1, LastUsed: t2})
 	})
