@@ -34,7 +34,7 @@ type Keyring struct {
 	signAEAD  cipher.AEAD // seals the token service's signing keys
 	digestKey []byte
 	tokenKey  []byte
-	secretKey []byte // digests service principals' client secrets
+	secretKey []byte    // digests service principals' client secrets
 	digests   sync.Pool // of *digester: HMAC state reused, so Digest does not allocate
 }
 

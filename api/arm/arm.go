@@ -42,6 +42,9 @@ type Config struct {
 	// (polling URLs, nextLink), for servers behind a proxy. Otherwise the
 	// request's scheme and Host are used.
 	PublicURL string
+	// Tenant is the token service's tenant id, named in the
+	// WWW-Authenticate header of 401 answers; "" names none.
+	Tenant string
 	// MaxBody limits request bodies; default 1 MiB.
 	MaxBody int64
 	// Now is the clock; default time.Now.

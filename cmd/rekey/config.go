@@ -6,7 +6,10 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/rekey-dev/rekey"
 )
 
 // serveConfig is everything "rekey serve" is configured with. Each field
@@ -44,6 +47,12 @@ type serveConfig struct {
 	GatewayAccessLog        bool
 	SyncInterval            time.Duration
 	UsageFlush              time.Duration
+
+	TenantID        string
+	TokenLifetime   time.Duration
+	ManagedIdentity string
+	SPClientID      string // REKEY_SP_CLIENT_ID: a service principal created at start
+	SPClientSecret  string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
 }
 
 // Roles a process can take.
@@ -141,6 +150,10 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	boolean(&c.GatewayAccessLog, "gateway-access-log", "REKEY_GATEWAY_ACCESS_LOG", true, "log one line per gateway request")
 	dur(&c.SyncInterval, "sync-interval", "REKEY_SYNC_INTERVAL", time.Second, "how often the gateway reads changes made by other processes")
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
+	fs.StringVar(&c.TenantID, "tenant-id", e.str("REKEY_TENANT_ID", ""), "the token service's tenant `GUID`; default: generated on first start and kept (REKEY_TENANT_ID)")
+	dur(&c.TokenLifetime, "token-lifetime", "REKEY_TOKEN_LIFETIME", time.Hour, "lifetime of access tokens from the token service (at least 10s)")
+	fs.StringVar(&c.ManagedIdentity, "managed-identity", e.str("REKEY_MANAGED_IDENTITY", ""), "`appId` of the service principal that /msi/token issues tokens for (App Service managed identity) (REKEY_MANAGED_IDENTITY)")
+	c.SPClientID, c.SPClientSecret = strings.TrimSpace(e("REKEY_SP_CLIENT_ID")), e("REKEY_SP_CLIENT_SECRET")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {
@@ -203,6 +216,26 @@ func (c *serveConfig) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("--max-body %d: must be at least 1024 bytes", c.MaxBody)
+	}
+	if c.TenantID != "" && !rekey.IsGUID(c.TenantID) {
+		return fmt.Errorf("--tenant-id %q: want a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47", c.TenantID)
+	}
+	if c.TokenLifetime < 10*time.Second || c.TokenLifetime > 24*time.Hour {
+		return fmt.Errorf("--token-lifetime %v: must be between 10s and 24h", c.TokenLifetime)
+	}
+	if c.ManagedIdentity != "" && !rekey.IsGUID(c.ManagedIdentity) {
+		return fmt.Errorf("--managed-identity %q: want the appId (a GUID) of a service principal", c.ManagedIdentity)
+	}
+	if c.SPClientID != "" && !rekey.IsGUID(c.SPClientID) {
+		return fmt.Errorf("REKEY_SP_CLIENT_ID: want a GUID")
+	}
+	if c.SPClientSecret != "" && c.SPClientID == "" {
+		return fmt.Errorf("REKEY_SP_CLIENT_SECRET is set without REKEY_SP_CLIENT_ID")
+	}
+	if c.SPClientSecret != "" {
+		if err := rekey.ValidateKeyValue("REKEY_SP_CLIENT_SECRET", c.SPClientSecret); err != nil {
+			return fmt.Errorf("%s", rekey.ErrorMessage(err))
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
