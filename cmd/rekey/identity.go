@@ -81,7 +81,9 @@ func seedServicePrincipal(ctx context.Context, cfg *serveConfig, store rekey.Sto
 	appID := strings.ToLower(cfg.SPClientID)
 	var existing *rekey.ServicePrincipal
 	err := store.View(ctx, func(tx rekey.Tx) (err error) { existing, err = tx.ServicePrincipal(appID); return err })
-	if err != nil && rekey.ErrorCode(err) != rekey.NotFound {
+	if rekey.ErrorCode(err) == rekey.NotFound {
+		existing = nil
+	} else if err != nil {
 		return "", err
 	}
 	secret, where := cfg.SPClientSecret, "from REKEY_SP_CLIENT_SECRET"
