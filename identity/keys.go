@@ -30,13 +30,15 @@ type Keys struct {
 	lifetime time.Duration // longest token lifetime: how long a retired key stays
 	now      func() time.Time
 
-	mu       sync.Mutex
-	loaded   time.Time // when the cache was filled; zero: never
-	forced   time.Time // last reload forced by an unknown kid
-	signing  *signingKey
-	byKID    map[string]*rsa.PublicKey
-	jwks     jose.JSONWebKeySet
-	rotateMu sync.Mutex
+	mu        sync.Mutex
+	loaded    time.Time // when the cache was filled; zero: never
+	reloading bool      // a reload for staleness is under way
+	forced    time.Time // last reload forced by an unknown kid
+	signing   *signingKey
+	opened    map[string]*rsa.PrivateKey // kids already unsealed and parsed
+	byKID     map[string]*rsa.PublicKey
+	jwks      jose.JSONWebKeySet
+	rotateMu  sync.Mutex
 }
 
 type signingKey struct {
@@ -145,24 +147,18 @@ func (k *Keys) reload(ctx context.Context) error {
 	}
 	now := k.now()
 	byKID := make(map[string]*rsa.PublicKey, len(list))
+	opened := make(map[string]*rsa.PrivateKey, len(list))
 	var jwks jose.JSONWebKeySet
 	var sign *signingKey
 	for _, sk := range list {
 		if !sk.Retired.IsZero() && now.After(sk.Retired.Add(k.retention())) {
 			continue // its tokens have all expired
 		}
-		der, err := k.keyring.OpenSigningKey(sk.KID, sk.Sealed)
+		priv, err := k.open(sk)
 		if err != nil {
-			return fmt.Errorf("signing key %s: %w", sk.KID, err)
+			return err
 		}
-		parsed, err := x509.ParsePKCS8PrivateKey(der)
-		if err != nil {
-			return fmt.Errorf("signing key %s: %w", sk.KID, err)
-		}
-		priv, ok := parsed.(*rsa.PrivateKey)
-		if !ok {
-			return fmt.Errorf("signing key %s is not an RSA key", sk.KID)
-		}
+		opened[sk.KID] = priv
 		byKID[sk.KID] = &priv.PublicKey
 		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: &priv.PublicKey, KeyID: sk.KID, Algorithm: string(jose.RS256), Use: "sig"})
 		if sk.Retired.IsZero() {
@@ -175,20 +171,52 @@ func (k *Keys) reload(ctx context.Context) error {
 		}
 	}
 	k.mu.Lock()
-	k.byKID, k.jwks, k.signing, k.loaded = byKID, jwks, sign, now
+	k.byKID, k.jwks, k.signing, k.loaded, k.opened = byKID, jwks, sign, now, opened
 	k.mu.Unlock()
 	return nil
 }
 
-// fresh reloads the cache when it is older than refreshEvery.
+// open unseals and parses a signing key, or returns the one already open:
+// parsing an RSA key costs about a millisecond, and reload runs often.
+func (k *Keys) open(sk *rekey.SigningKey) (*rsa.PrivateKey, error) {
+	k.mu.Lock()
+	priv := k.opened[sk.KID]
+	k.mu.Unlock()
+	if priv != nil {
+		return priv, nil
+	}
+	der, err := k.keyring.OpenSigningKey(sk.KID, sk.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", sk.KID, err)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", sk.KID, err)
+	}
+	priv, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("signing key %s is not an RSA key", sk.KID)
+	}
+	return priv, nil
+}
+
+// fresh reloads the cache when it is older than refreshEvery. While one
+// caller reloads, the others go on with the cache they have, so a busy
+// server reloads once per interval, not once per request in flight.
 func (k *Keys) fresh(ctx context.Context) error {
 	k.mu.Lock()
 	stale := k.loaded.IsZero() || k.now().Sub(k.loaded) >= refreshEvery
-	k.mu.Unlock()
-	if stale {
-		return k.reload(ctx)
+	if !stale || (k.reloading && !k.loaded.IsZero()) {
+		k.mu.Unlock()
+		return nil
 	}
-	return nil
+	k.reloading = true
+	k.mu.Unlock()
+	err := k.reload(ctx)
+	k.mu.Lock()
+	k.reloading = false
+	k.mu.Unlock()
+	return err
 }
 
 // signer returns the current signing key.
