@@ -329,6 +329,8 @@ func headerKID(t *testing.T, tok string) string {
 	return parsed.Headers[0].KeyID
 }
 
+// BenchmarkVerify is the steady state: the same token again, as a client
+// sends it for its lifetime.
 func BenchmarkVerify(b *testing.B) {
 	f := newFixture(b)
 	tok := f.token(b, "https://management.azure.com/")
@@ -339,5 +341,40 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := v.Verify(ctx, tok); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkVerifyFirstSight is a token's first verification (a new
+// Verifier each time, so nothing is cached): parse, RS256, claims.
+func BenchmarkVerifyFirstSight(b *testing.B) {
+	f := newFixture(b)
+	tok := f.token(b, "https://management.azure.com/")
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.svc.Verifier(identity.ARMAudiences).Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A verified token is cached, but its lifetime is checked on every use.
+func TestVerifyCacheRechecksLifetime(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(t, "https://management.azure.com/")
+	v := f.svc.Verifier(identity.ARMAudiences)
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Hour + identity.Skew)
+	if _, err := v.Verify(t.Context(), tok); err == nil {
+		t.Fatal("an expired token verified from the cache")
+	} else if r, _ := identity.ErrReason(err); r != identity.Expired {
+		t.Errorf("reason = %d, want Expired", r)
+	}
+	// A tampered copy is not the cached token.
+	f.clock.Add(-time.Hour - identity.Skew)
+	if _, err := v.Verify(t.Context(), tok+"x"); err == nil {
+		t.Error("a tampered copy of a cached token verified")
 	}
 }

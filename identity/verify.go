@@ -3,9 +3,11 @@ package identity
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -66,11 +68,62 @@ type Verifier struct {
 	PublicURL string   // when set, the only base URL accepted in iss
 	Audiences []string // compared without trailing slashes
 	Now       func() time.Time
+
+	// seen caches tokens whose signature, issuer and audience verified,
+	// by SHA-256 of the token: a client sends the same token for up to an
+	// hour, and an RS256 verification costs far more than a map lookup.
+	// Only the lifetime is checked again. Refused tokens are not cached,
+	// so only holders of valid tokens can fill it.
+	mu   sync.Mutex
+	seen map[[32]byte]*Claims
 }
+
+// maxSeen bounds the cache; when full it is emptied and refilled.
+const maxSeen = 4096
 
 // Verify checks token and returns its claims. Every error is a
 // *TokenError unless the key source failed.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	sum := sha256.Sum256([]byte(token))
+	v.mu.Lock()
+	c, ok := v.seen[sum]
+	v.mu.Unlock()
+	if ok {
+		if err := checkTimes(c, now()); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	c, err := v.verify(ctx, token, now())
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if v.seen == nil || len(v.seen) >= maxSeen {
+		v.seen = make(map[[32]byte]*Claims)
+	}
+	v.seen[sum] = c
+	v.mu.Unlock()
+	return c, nil
+}
+
+// checkTimes checks nbf and exp with Skew.
+func checkTimes(c *Claims, t time.Time) error {
+	if c.Expires == 0 || !t.Before(time.Unix(c.Expires, 0).Add(Skew)) {
+		return refuse(Expired, "The access token expiry UTC time '"+time.Unix(c.Expires, 0).UTC().Format(time.RFC3339)+"' is earlier than current UTC time '"+t.UTC().Format(time.RFC3339)+"': request a new token.")
+	}
+	if t.Add(Skew).Before(time.Unix(c.NotBefore, 0)) {
+		return refuse(NotYetValid, "The access token is not valid before UTC time '"+time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339)+"' (current UTC time '"+t.UTC().Format(time.RFC3339)+"'): check the clocks.")
+	}
+	return nil
+}
+
+// verify does the full check of a token not in the cache.
+func (v *Verifier) verify(ctx context.Context, token string, t time.Time) (*Claims, error) {
 	// Only RS256 is issued, so only RS256 is parsed: "none", HS256 (with
 	// the public key as the secret) and everything else fail here.
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
@@ -101,16 +154,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if c.TenantID != v.Tenant || !issuerOK(c.Issuer, v.Tenant, v.PublicURL) {
 		return nil, refuse(BadIssuer, "The token's issuer is not this server's tenant "+v.Tenant+".")
 	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	t := now()
-	if c.Expires == 0 || !t.Before(time.Unix(c.Expires, 0).Add(Skew)) {
-		return nil, refuse(Expired, "The access token expiry UTC time '"+time.Unix(c.Expires, 0).UTC().Format(time.RFC3339)+"' is earlier than current UTC time '"+t.UTC().Format(time.RFC3339)+"': request a new token.")
-	}
-	if t.Add(Skew).Before(time.Unix(c.NotBefore, 0)) {
-		return nil, refuse(NotYetValid, "The access token is not valid before UTC time '"+time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339)+"' (current UTC time '"+t.UTC().Format(time.RFC3339)+"'): check the clocks.")
+	if err := checkTimes(&c, t); err != nil {
+		return nil, err
 	}
 	if !audienceOK(c.Audience, v.Audiences) {
 		return nil, refuse(BadAudience, "The access token has been obtained for wrong audience or resource '"+rekey.Clip(c.Audience, 100)+"'. It should exactly match with one of the allowed audiences '"+strings.Join(v.Audiences, "','")+"' (with or without the trailing slash).")
