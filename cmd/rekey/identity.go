@@ -57,7 +57,7 @@ func startIdentity(ctx context.Context, cfg *serveConfig, store rekey.Store, key
 		if cfg.PublicURL != "" {
 			base = strings.TrimSuffix(cfg.PublicURL, "/")
 		}
-		fmt.Fprintf(w, "  token service:  %s/%s (tenant %s; or %s/adfs)\n", base, tenant, tenant, base)
+		fmt.Fprintf(w, "  authority host: %s (tenant %s)\n", base, tenant)
 		if seeded != "" {
 			fmt.Fprintf(w, "  %s\n", seeded)
 		}
