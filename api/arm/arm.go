@@ -46,6 +46,9 @@ type Config struct {
 	// TokenLifetime is how long an issued AMLToken is valid; default
 	// rekey.DefaultTokenLifetime, Azure ML's own.
 	TokenLifetime time.Duration
+	// Tenant is the token service's tenant id, named in the
+	// WWW-Authenticate header of 401 answers; "" names none.
+	Tenant string
 	// MaxBody limits request bodies; default 1 MiB.
 	MaxBody int64
 	// Now is the clock; default time.Now.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rekey-dev/rekey"
@@ -20,7 +21,7 @@ type serveConfig struct {
 	TLSCert, TLSKey   string
 	InsecureHTTP      bool
 	OperationDelay    time.Duration
-	TokenLifetime     time.Duration
+	AMLTokenLifetime  time.Duration
 	LooseAPIVersion   bool
 	StrictAPIVersion  bool
 	GatewayURL        string
@@ -52,6 +53,11 @@ type serveConfig struct {
 
 	OperationRetention time.Duration
 	UsageRetention     time.Duration
+	TenantID        string
+	TokenLifetime   time.Duration
+	ManagedIdentity string
+	SPClientID      string // REKEY_SP_CLIENT_ID: a service principal created at start
+	SPClientSecret  string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
 }
 
 // Roles a process can take.
@@ -108,7 +114,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.StringVar(&c.TLSKey, "tls-key", e.str("REKEY_TLS_KEY", ""), "server key `file` (PEM) (REKEY_TLS_KEY)")
 	boolean(&c.InsecureHTTP, "insecure-http", "REKEY_INSECURE_HTTP", false, "serve plain HTTP, for use behind a TLS-terminating proxy")
 	dur(&c.OperationDelay, "operation-delay", "REKEY_OPERATION_DELAY", 0, "artificial duration of every long-running operation, to test polling code")
-	dur(&c.TokenLifetime, "aml-token-lifetime", "REKEY_AML_TOKEN_LIFETIME", rekey.DefaultTokenLifetime, "how long an AMLToken from the token operation is valid; clients refresh after half (default: Azure ML's)")
+	dur(&c.AMLTokenLifetime, "aml-token-lifetime", "REKEY_AML_TOKEN_LIFETIME", rekey.DefaultTokenLifetime, "how long an AMLToken from the token operation is valid; clients refresh after half (default: Azure ML's)")
 	boolean(&c.LooseAPIVersion, "loose-api-version", "REKEY_LOOSE_API_VERSION", false, "accept any well-formed api-version, older unknown ones too")
 	boolean(&c.StrictAPIVersion, "strict-api-version", "REKEY_STRICT_API_VERSION", false, "refuse api-versions rekey does not know, as ARM does (by default a well-formed version newer than the newest known is served with the newest known shape)")
 	fs.StringVar(&c.GatewayURL, "gateway-url", e.str("REKEY_GATEWAY_URL", ""), "public data-plane `URL` that scoringUri and swaggerUri are built on; default: the gateway listener's own (REKEY_GATEWAY_URL)")
@@ -153,6 +159,10 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
 	dur(&c.OperationRetention, "operation-retention", "REKEY_OPERATION_RETENTION", 7*24*time.Hour, "how long a finished operation stays readable at its status URL before it is deleted; 0 keeps them forever")
 	dur(&c.UsageRetention, "usage-retention", "REKEY_USAGE_RETENTION", 90*24*time.Hour, "how long a key slot's usage counts are kept after its last use; 0 keeps them forever")
+	fs.StringVar(&c.TenantID, "tenant-id", e.str("REKEY_TENANT_ID", ""), "the token service's tenant `GUID`; default: generated on first start and kept (REKEY_TENANT_ID)")
+	dur(&c.TokenLifetime, "token-lifetime", "REKEY_TOKEN_LIFETIME", time.Hour, "lifetime of access tokens from the token service (at least 10s)")
+	fs.StringVar(&c.ManagedIdentity, "managed-identity", e.str("REKEY_MANAGED_IDENTITY", ""), "`appId` of the service principal that /msi/token issues tokens for (App Service managed identity) (REKEY_MANAGED_IDENTITY)")
+	c.SPClientID, c.SPClientSecret = strings.TrimSpace(e("REKEY_SP_CLIENT_ID")), e("REKEY_SP_CLIENT_SECRET")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {
@@ -190,8 +200,8 @@ func (c *serveConfig) validate() error {
 	if c.OperationDelay < 0 || c.OperationDelay > time.Hour {
 		return fmt.Errorf("--operation-delay %v: must be between 0 and 1h", c.OperationDelay)
 	}
-	if c.TokenLifetime < time.Minute || c.TokenLifetime > 7*24*time.Hour {
-		return fmt.Errorf("--aml-token-lifetime %v: must be between 1m and 168h", c.TokenLifetime)
+	if c.AMLTokenLifetime < time.Minute || c.AMLTokenLifetime > 7*24*time.Hour {
+		return fmt.Errorf("--aml-token-lifetime %v: must be between 1m and 168h", c.AMLTokenLifetime)
 	}
 	if c.LooseAPIVersion && c.StrictAPIVersion {
 		return fmt.Errorf("--loose-api-version and --strict-api-version contradict each other: choose one")
@@ -238,6 +248,26 @@ func (c *serveConfig) validate() error {
 	}
 	if c.UsageRetention < 0 {
 		return fmt.Errorf("--usage-retention %v: must be 0 (keep forever) or positive", c.UsageRetention)
+	}
+	if c.TenantID != "" && !rekey.IsGUID(c.TenantID) {
+		return fmt.Errorf("--tenant-id %q: want a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47", c.TenantID)
+	}
+	if c.TokenLifetime < 10*time.Second || c.TokenLifetime > 24*time.Hour {
+		return fmt.Errorf("--token-lifetime %v: must be between 10s and 24h", c.TokenLifetime)
+	}
+	if c.ManagedIdentity != "" && !rekey.IsGUID(c.ManagedIdentity) {
+		return fmt.Errorf("--managed-identity %q: want the appId (a GUID) of a service principal", c.ManagedIdentity)
+	}
+	if c.SPClientID != "" && !rekey.IsGUID(c.SPClientID) {
+		return fmt.Errorf("REKEY_SP_CLIENT_ID: want a GUID")
+	}
+	if c.SPClientSecret != "" && c.SPClientID == "" {
+		return fmt.Errorf("REKEY_SP_CLIENT_SECRET is set without REKEY_SP_CLIENT_ID")
+	}
+	if c.SPClientSecret != "" {
+		if err := rekey.ValidateKeyValue("REKEY_SP_CLIENT_SECRET", c.SPClientSecret); err != nil {
+			return fmt.Errorf("%s", rekey.ErrorMessage(err))
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
