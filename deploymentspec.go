@@ -12,6 +12,9 @@ type DeploymentSpec struct {
 	EnvironmentVariables      map[string]string
 	ModelMountPath            *string
 	AppInsightsEnabled        bool
+	// PrivateNetworkConnection is the older api-versions' switch that
+	// egressPublicNetworkAccess replaced; kept as sent.
+	PrivateNetworkConnection bool
 	EgressPublicNetworkAccess string // Enabled or Disabled
 	RequestSettings           RequestSettings
 	LivenessProbe             ProbeSettings

@@ -250,6 +250,7 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 		a.accountPollingHeaders(w, r, out, op)
 		status = http.StatusCreated
 	}
+	w.Header().Set("ETag", out.ETag)
 	return encode(w, status, a.accountOut(r, out))
 }
 
@@ -323,6 +324,7 @@ func (a *api) handleAccountPatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", out.ETag)
 	return encode(w, http.StatusOK, a.accountOut(r, out))
 }
 
@@ -336,6 +338,7 @@ func (a *api) handleAccountGet(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { acc, err = tx.Account(id); return err }); err != nil {
 		return err
 	}
+	w.Header().Set("ETag", acc.ETag) // as Azure sends it with the body's etag
 	return encode(w, http.StatusOK, a.accountOut(r, acc))
 }
 

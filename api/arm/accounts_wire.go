@@ -105,8 +105,9 @@ type accountIdentityJSON struct {
 // no rate limit; the fields are there because clients read them. A
 // QnAMaker account's are recorded (2022-03-01: 100 calls a minute, a
 // backupUpperLimit of 20, one capability); other kinds get the single
-// default rule and the two capabilities recorded for QnAMaker.v2 and
-// FormRecognizer accounts, not their kind-specific rule lists.
+// default rule, the two capabilities recorded for QnAMaker.v2 and
+// FormRecognizer accounts, and the Container capability that names the
+// kind ("FormRecognizer.*", as recorded), not their kind-specific lists.
 var (
 	qnaCallRateLimit = callRateLimitJSON{Rules: []callRateRuleJSON{
 		{Key: "default", RenewalPeriod: 60, Count: 100, DynamicThrottlingEnabled: new(bool), MatchPatterns: []matchPatternJSON{{Path: "*", Method: "*"}}},
@@ -143,7 +144,7 @@ func (a *api) accountOut(r *http.Request, acc *rekey.Account) accountJSON {
 			APIProperties:       api,
 			CallRateLimit:       defaultCallRateLimit,
 			PublicNetworkAccess: acc.PublicNetworkAccess,
-			Capabilities:        defaultCapabilities,
+			Capabilities:        append(defaultCapabilities[:len(defaultCapabilities):len(defaultCapabilities)], capabilityJSON{Name: "Container", Value: acc.Kind + ".*"}),
 			ProvisioningState:   string(acc.State()),
 		},
 	}

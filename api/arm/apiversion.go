@@ -17,7 +17,7 @@ import (
 // Published Microsoft.MachineLearningServices api-versions that define
 // online endpoints (CONTRACT.md §6), oldest first.
 var endpointVersions = []string{
-	"2021-03-01-preview", "2022-02-01-preview", "2022-05-01", "2022-06-01-preview",
+	"2021-03-01-preview", "2021-10-01", "2022-02-01-preview", "2022-05-01", "2022-06-01-preview",
 	"2022-10-01", "2022-10-01-preview", "2022-12-01-preview", "2023-02-01-preview",
 	"2023-04-01", "2023-04-01-preview", "2023-06-01-preview", "2023-08-01-preview",
 	"2023-10-01", "2024-01-01-preview", "2024-04-01", "2024-04-01-preview",

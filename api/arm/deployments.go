@@ -38,8 +38,9 @@ type deploymentPropsJSON struct {
 	ProvisioningState             string                  `json:"provisioningState"`
 	InstanceType                  *string                 `json:"instanceType"`
 	Model                         *string                 `json:"model"`
-	EgressPublicNetworkAccess     string                  `json:"egressPublicNetworkAccess"`
-	DataCollector                 *dataCollectorJSON      `json:"dataCollector"`
+	EgressPublicNetworkAccess     string                  `json:"egressPublicNetworkAccess,omitempty"` // "" where the api-version predates it
+	DataCollector                 *dataCollectorJSON      `json:"dataCollector,omitempty"`             // absent unless set, as Azure ML answers
+	PrivateNetworkConnection      *bool                   `json:"privateNetworkConnection,omitempty"`  // only in the api-versions that had it
 	ContainerResourceRequirements *containerResourcesJSON `json:"containerResourceRequirements,omitempty"`
 	EndpointComputeType           string                  `json:"endpointComputeType"`
 }
@@ -81,6 +82,13 @@ func (a *api) deploymentOut(r *http.Request, d *rekey.Deployment) deploymentJSON
 		out.Kind = "Managed"
 	}
 	specOut(d.Spec, &out.Properties)
+	shape := mlShapeFor(servedVersion(r))
+	if !shape.network {
+		out.Properties.EgressPublicNetworkAccess = ""
+	}
+	if !shape.privateNetworkConnection {
+		out.Properties.PrivateNetworkConnection = nil
+	}
 	return out
 }
 
@@ -131,9 +139,8 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 	}
 	who := rekey.PrincipalFrom(r.Context())
 	var (
-		out     *rekey.Deployment
-		op      *rekey.Operation
-		created bool
+		out *rekey.Deployment
+		op  *rekey.Operation
 	)
 	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
 		if _, err := a.liveEndpoint(tx, id.Endpoint); err != nil {
@@ -169,7 +176,7 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 		d.SystemData.LastModifiedBy, d.SystemData.LastModifiedAt = who.Name, a.now()
 		op = a.newOperation(rekey.OpPutDeployment, d.ID.String(), d.ID.Key(), id.Endpoint.Workspace.Subscription, d.Location)
 		d.Operation = rekey.OperationRef{ID: op.ID, APIVersion: apiVersion(r)}
-		if created, err = tx.PutDeployment(d); err != nil {
+		if _, err := tx.PutDeployment(d); err != nil {
 			return err
 		}
 		out = d
@@ -179,7 +186,7 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	a.Wake()
-	return a.answerPut(w, r, op, created, a.deploymentOut(r, out))
+	return a.answerPut(w, r, op, a.deploymentOut(r, out))
 }
 
 // handleDeploymentPatch handles PATCH …/deployments/{d}: tags and sku (200).

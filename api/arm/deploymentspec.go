@@ -83,6 +83,7 @@ type deploymentSpecIn struct {
 	ReadinessProbe                *probeJSON              `json:"readinessProbe"`
 	ScaleSettings                 *scaleSettingsJSON      `json:"scaleSettings"`
 	DataCollector                 *dataCollectorJSON      `json:"dataCollector"`
+	PrivateNetworkConnection      *bool                   `json:"privateNetworkConnection"`
 	ContainerResourceRequirements *containerResourcesJSON `json:"containerResourceRequirements"`
 }
 
@@ -150,6 +151,9 @@ func specFrom(in deploymentSpecIn, computeType string) (rekey.DeploymentSpec, er
 	s.EnvironmentID, s.EnvironmentVariables, s.ModelMountPath = in.EnvironmentID, in.EnvironmentVariables, in.ModelMountPath
 	if in.AppInsightsEnabled != nil {
 		s.AppInsightsEnabled = *in.AppInsightsEnabled
+	}
+	if in.PrivateNetworkConnection != nil {
+		s.PrivateNetworkConnection = *in.PrivateNetworkConnection
 	}
 	if s.EgressPublicNetworkAccess, err = enumField("properties.egressPublicNetworkAccess", in.EgressPublicNetworkAccess, enabledDisabled, "Enabled"); err != nil {
 		return s, err
@@ -291,6 +295,7 @@ func specOut(s rekey.DeploymentSpec, p *deploymentPropsJSON) {
 		p.CodeConfiguration = &codeConfigurationJSON{CodeID: s.CodeConfiguration.CodeID, ScoringScript: s.CodeConfiguration.ScoringScript}
 	}
 	p.EnvironmentID, p.ModelMountPath, p.AppInsightsEnabled = s.EnvironmentID, s.ModelMountPath, s.AppInsightsEnabled
+	p.PrivateNetworkConnection = ptr(s.PrivateNetworkConnection)
 	p.EnvironmentVariables = orEmpty(s.EnvironmentVariables)
 	p.EgressPublicNetworkAccess = s.EgressPublicNetworkAccess
 	if p.EgressPublicNetworkAccess == "" {

@@ -23,17 +23,19 @@ type endpointJSON struct {
 }
 
 type endpointPropsJSON struct {
-	AuthMode            string            `json:"authMode"`
-	Description         *string           `json:"description"`
-	Keys                *authKeysJSON     `json:"keys"` // always null: keys come from listKeys only
+	AuthMode    string  `json:"authMode"`
+	Description *string `json:"description"`
+	// Keys is never sent: keys come from listKeys only, and Azure's
+	// recorded bodies omit the field (CONTRACT.md: "always returned as null").
+	Keys                *authKeysJSON     `json:"keys,omitempty"`
 	Properties          map[string]string `json:"properties"`
 	ScoringURI          *string           `json:"scoringUri"` // null until the endpoint first succeeds
 	SwaggerURI          *string           `json:"swaggerUri"`
 	Compute             *string           `json:"compute"`
 	Traffic             map[string]int32  `json:"traffic"`
-	MirrorTraffic       map[string]int32  `json:"mirrorTraffic"`
+	MirrorTraffic       *map[string]int32 `json:"mirrorTraffic,omitempty"` // nil where the api-version predates it
 	ProvisioningState   string            `json:"provisioningState"`
-	PublicNetworkAccess string            `json:"publicNetworkAccess"`
+	PublicNetworkAccess string            `json:"publicNetworkAccess,omitempty"` // "" where the api-version predates it
 }
 
 type authKeysJSON struct {
@@ -86,10 +88,14 @@ func (a *api) endpointOut(r *http.Request, e *rekey.Endpoint) endpointJSON {
 		SystemData: mlSystemData(e.SystemData),
 		Properties: endpointPropsJSON{
 			AuthMode: string(e.AuthMode), Description: nonEmpty(e.Description), Compute: nonEmpty(e.Compute),
-			Properties: a.systemProperties(r, e.Properties, e.ID.Workspace.Subscription, e.Location, e.Operation),
-			Traffic:    orZero(e.Traffic), MirrorTraffic: orZero(e.MirrorTraffic),
-			ProvisioningState: string(e.ProvisioningState), PublicNetworkAccess: e.PublicNetworkAccess,
+			Properties:        a.systemProperties(r, e.Properties, e.ID.Workspace.Subscription, e.Location, e.Operation),
+			Traffic:           orZero(e.Traffic),
+			ProvisioningState: string(e.ProvisioningState),
 		},
+	}
+	if mlShapeFor(servedVersion(r)).network {
+		mirror := orZero(e.MirrorTraffic)
+		out.Properties.MirrorTraffic, out.Properties.PublicNetworkAccess = &mirror, e.PublicNetworkAccess
 	}
 	out.Properties.Properties[endpointIDProperty] = e.ID.Key()
 	if out.Kind == "" {
@@ -246,17 +252,15 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.Wake()
-	return a.answerPut(w, r, op, created, a.endpointOut(r, out))
+	return a.answerPut(w, r, op, a.endpointOut(r, out))
 }
 
-// answerPut sends a long-running PUT's answer: Azure-AsyncOperation for
-// the pollers, and on creation (201) also Location, the resource's own URL
-// with the request's api-version, as Azure ML sends it.
-func (a *api) answerPut(w http.ResponseWriter, r *http.Request, op *rekey.Operation, created bool, body any) error {
+// answerPut sends a long-running PUT's answer as Azure ML does, for a
+// creation and an update alike (recorded): 201 with Azure-AsyncOperation
+// for the pollers and Location, the resource's own URL with the request's
+// api-version.
+func (a *api) answerPut(w http.ResponseWriter, r *http.Request, op *rekey.Operation, body any) error {
 	a.pollingHeaders(w, r, op, false)
-	if !created {
-		return encode(w, http.StatusOK, body)
-	}
 	w.Header().Set("Location", a.absURL(r, r.URL.Path, url.Values{"api-version": {apiVersion(r)}}))
 	return encode(w, http.StatusCreated, body)
 }

@@ -101,7 +101,7 @@ func TestGraceChangeable(t *testing.T) {
 		{graceBody("1h30m"), "1h30m", true},
 		{`{"location":"eastus","properties":{"authMode":"Key","properties":{"rekey.keyGracePeriod":null}}}`, "", false},
 	} {
-		resp, _ := e.must(http.StatusOK, "PUT", ep, tt.body)
+		resp, _ := e.must(http.StatusCreated, "PUT", ep, tt.body)
 		e.waitOp(resp.Header.Get("Azure-AsyncOperation"))
 		got, ok := props()["rekey.keyGracePeriod"]
 		if got != tt.want || ok != tt.exists {
@@ -109,7 +109,7 @@ func TestGraceChangeable(t *testing.T) {
 		}
 	}
 	// Other entries keep Azure's rule.
-	e.must(http.StatusOK, "PUT", ep, `{"location":"eastus","properties":{"authMode":"Key","properties":{"team":"a"}}}`)
+	e.must(http.StatusCreated, "PUT", ep, `{"location":"eastus","properties":{"authMode":"Key","properties":{"team":"a"}}}`)
 	e.must(http.StatusBadRequest, "PUT", ep, `{"location":"eastus","properties":{"authMode":"Key","properties":{"team":"b"}}}`)
 
 	const v = "?api-version=2025-06-01"

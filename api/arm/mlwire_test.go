@@ -85,9 +85,9 @@ func TestEndpointCreateWire(t *testing.T) {
 	json.Unmarshal(body, &echo)
 	echo["properties"].(map[string]any)["description"] = "second"
 	again, _ := json.Marshal(echo)
-	resp, body = e.must(http.StatusOK, "PUT", path+av, string(again))
-	if resp.Header.Get("Location") != "" {
-		t.Errorf("update answered Location %q; Azure sends it on creation only", resp.Header.Get("Location"))
+	resp, body = e.must(http.StatusCreated, "PUT", path+av, string(again))
+	if resp.Header.Get("Location") == "" {
+		t.Errorf("update answered no Location; Azure ML sends it on updates too (recorded: 201 with Location)")
 	}
 	props := decodeMap(t, body)["properties"].(map[string]any)["properties"].(map[string]any)
 	if props["AzureAsyncOperationUri"] != resp.Header.Get("Azure-AsyncOperation") || props["team"] != "ml" || len(props) != 3 {
@@ -269,7 +269,7 @@ func TestDeploymentRoundTrip(t *testing.T) {
 		compare("GET", decodeMap(t, body))
 
 		// Sending the GET body back changes nothing but the operation.
-		resp, again := e.must(http.StatusOK, "PUT", path+av, string(body))
+		resp, again := e.must(http.StatusCreated, "PUT", path+av, string(body))
 		compare("PUT of the GET body", decodeMap(t, again))
 		e.waitOp(resp.Header.Get("Azure-AsyncOperation"))
 	}

@@ -60,8 +60,9 @@ func rotateWith(t *testing.T, s *testServer, cred azcore.TokenCredential, name s
 	c := sdkClients{ws, ep}
 	c.mustWorkspace(t, name)
 	got := c.mustEndpoint(t, name, name+"-ep", ml.EndpointAuthModeKey)
-	if sd := got.SystemData; sd == nil || *sd.CreatedBy != testSPID || *sd.CreatedByType != ml.CreatedByTypeApplication {
-		t.Errorf("systemData = %+v, want createdBy %s (the appId), createdByType Application", sd, testSPID)
+	// Azure ML's systemData has createdAt, createdBy and lastModifiedAt only.
+	if sd := got.SystemData; sd == nil || sd.CreatedBy == nil || *sd.CreatedBy != testSPID {
+		t.Errorf("systemData = %+v, want createdBy %s (the appId)", sd, testSPID)
 	}
 	before, _ := c.keys(t, name, name+"-ep")
 	c.regenerate(t, name, name+"-ep", ml.KeyTypePrimary, nil)
