@@ -7,14 +7,14 @@ package rekey
 // Pointers are nil where the caller gave nothing and Azure fills nothing
 // (the wire shows null).
 type DeploymentSpec struct {
-	CodeConfiguration         *CodeConfiguration
-	EnvironmentID             *string
-	EnvironmentVariables      map[string]string
-	ModelMountPath            *string
-	AppInsightsEnabled        bool
+	CodeConfiguration    *CodeConfiguration
+	EnvironmentID        *string
+	EnvironmentVariables map[string]string
+	ModelMountPath       *string
+	AppInsightsEnabled   bool
 	// PrivateNetworkConnection is the older api-versions' switch that
 	// egressPublicNetworkAccess replaced; kept as sent.
-	PrivateNetworkConnection bool
+	PrivateNetworkConnection  bool
 	EgressPublicNetworkAccess string // Enabled or Disabled
 	RequestSettings           RequestSettings
 	LivenessProbe             ProbeSettings

@@ -53,11 +53,11 @@ type serveConfig struct {
 
 	OperationRetention time.Duration
 	UsageRetention     time.Duration
-	TenantID        string
-	TokenLifetime   time.Duration
-	ManagedIdentity string
-	SPClientID      string // REKEY_SP_CLIENT_ID: a service principal created at start
-	SPClientSecret  string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
+	TenantID           string
+	TokenLifetime      time.Duration
+	ManagedIdentity    string
+	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
+	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
 }
 
 // Roles a process can take.
