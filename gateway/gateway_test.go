@@ -171,10 +171,16 @@ func (e *env) rotate(owner string, slot rekey.Slot) string {
 func (e *env) rotateGrace(owner string, slot rekey.Slot, grace time.Duration) string {
 	v := rekey.NewKey()
 	e.update(func(tx rekey.Tx) error {
-		_, err := tx.PutKey(e.kr.Rotate(owner, slot, v, e.clock.Now(), grace))
+		_, err := tx.PutKey(e.sealed(owner, slot, v, grace))
 		return err
 	})
 	return v
+}
+
+// sealed is v as slot's next key of owner, changed now, the replaced key
+// staying valid for grace.
+func (e *env) sealed(owner string, slot rekey.Slot, v string, grace time.Duration) rekey.StoredKey {
+	return e.kr.Rotate(owner, slot, v, e.clock.Now(), grace)
 }
 
 // call sends a request to the gateway; auth is the Authorization header.
