@@ -73,8 +73,8 @@ type Gateway struct {
 	wg        sync.WaitGroup // background loops and mirror requests
 	closed    chan struct{}  // closed by Stop; ends the stream watch loop
 	closeOnce sync.Once
-	streams   streams // open long-lived responses, re-checked on changes
-	sem  chan struct{}  // bounds concurrent mirror requests
+	streams   streams       // open long-lived responses, re-checked on changes
+	sem       chan struct{} // bounds concurrent mirror requests
 
 	dirtyMu sync.Mutex
 	dirty   []*keySet // key sets with unflushed usage; guarded by dirtyMu

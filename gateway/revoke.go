@@ -17,10 +17,10 @@ const revokeInterval = 250 * time.Millisecond
 type admitKind uint8
 
 const (
-	admitNone admitKind = iota
-	admitKey            // an endpoint key
-	admitToken          // an AMLToken for the endpoint's uid
-	admitQnA            // a QnA endpoint key of an account
+	admitNone  admitKind = iota
+	admitKey             // an endpoint key
+	admitToken           // an AMLToken for the endpoint's uid
+	admitQnA             // a QnA endpoint key of an account
 )
 
 // admission is what a request was let in with, kept so that a response
@@ -68,8 +68,13 @@ func (a *admission) watch() {
 		go g.watchLoop()
 	}
 	// The credential may have lost its validity between admission and
-	// the response; re-check it now rather than at the next tick.
-	g.recheck()
+	// the response, before it was registered; check it once now.
+	g.tbl.mu.RLock()
+	ok := g.tbl.stillAdmits(a, g.cfg.Now().UnixNano())
+	g.tbl.mu.RUnlock()
+	if !ok {
+		g.revoke([]*admission{a})
+	}
 }
 
 // unwatch removes a when its response ends.
@@ -132,6 +137,11 @@ func (g *Gateway) recheck() {
 		}
 	}
 	g.tbl.mu.RUnlock()
+	g.revoke(revoked)
+}
+
+// revoke ends the exchanges of admissions no longer valid.
+func (g *Gateway) revoke(revoked []*admission) {
 	if len(revoked) == 0 {
 		return
 	}

@@ -87,7 +87,7 @@ type account struct {
 	key     string // Account.ID.Key()
 	runtime *url.URL
 	proxy   *httputil.ReverseProxy // nil without a runtime
-	keys    *keySet // its QnA endpoint keys
+	keys    *keySet                // its QnA endpoint keys
 }
 
 // table is the gateway's in-memory view of endpoints, accounts and keys.

@@ -102,6 +102,6 @@ func newGatewayMetrics(r *metrics.Registry) gatewayMetrics {
 		graceRequests: r.Counter("rekey_gateway_grace_requests_total", "Requests that used a replaced key within the window recorded when it was replaced.", "endpoint", "slot"),
 		mirrored:      r.Counter("rekey_gateway_mirrored_total", "Mirrored copies sent, by endpoint, deployment and upstream status.", "endpoint", "deployment", "code"),
 		mirrorDropped: r.Counter("rekey_gateway_mirror_dropped_total", "Mirrored copies dropped because too many were in flight.", "endpoint", "deployment"),
-		revoked: r.Counter("rekey_gateway_streams_revoked_total", "Upgraded connections and streams closed because the credential they were admitted with stopped being valid.", "endpoint"),
+		revoked:       r.Counter("rekey_gateway_streams_revoked_total", "Upgraded connections and streams closed because the credential they were admitted with stopped being valid.", "endpoint"),
 	}
 }
