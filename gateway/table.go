@@ -34,14 +34,21 @@ type Source interface {
 // the delay (never later). A table loaded from a snapshot has no stale
 // state, so no restart can bring an old key back.
 type slot struct {
-	current, previous, stale fingerprint
-	hasCurrent, hasPrevious  bool
-	hasStale                 bool  // the slot had a key before the live change
-	previousUntil            int64 // Unix nanoseconds; previous is valid before it
-	staleUntil               int64 // Unix nanoseconds; until then the cache is stale
-	version                  int64
+	current, previous       fingerprint
+	hasCurrent, hasPrevious bool
+	previousUntil           int64       // Unix nanoseconds; previous is valid before it
+	stale                   *staleEntry // nil unless a propagation delay holds the slot stale
+	version                 int64
 
 	requests, graceRequests, lastUsed atomic.Int64
+}
+
+// staleEntry is what a slot's simulated stale cache still holds. It lives
+// outside the slot, so the slots the hot path reads stay small.
+type staleEntry struct {
+	key   fingerprint
+	had   bool  // the slot had a key before the change (a first key has none)
+	until int64 // Unix nanoseconds: the change's time plus the delay
 }
 
 // keySet is a key owner's two slots. The pointer stays the same across
@@ -288,7 +295,7 @@ func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey, live bool)
 		if ks != nil {
 			for i := range ks.slots {
 				s := &ks.slots[i]
-				s.hasCurrent, s.hasPrevious, s.hasStale, s.staleUntil = false, false, false, 0
+				s.hasCurrent, s.hasPrevious, s.stale = false, false, nil
 			}
 			delete(t.keys, owner)
 		}
@@ -304,17 +311,20 @@ func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey, live bool)
 	for _, k := range stored {
 		i := slotIndex(k.Slot)
 		s := &ks.slots[i]
-		if live && t.delay > 0 && k.Version == s.version+1 && now >= s.staleUntil {
+		if s.stale != nil && now >= s.stale.until {
+			s.stale = nil
+		}
+		if live && t.delay > 0 && k.Version == s.version+1 && s.stale == nil {
 			// One change, seen as it happened: the cache keeps what it
 			// held (nothing, for a first key) until the change plus the
 			// delay. A slot already stale stays stale until its first
 			// change's end; a jump of several versions is not simulated,
 			// since the first of them is of unknown time.
 			if until := k.UpdatedAt.UnixNano() + int64(t.delay); now < until {
-				s.stale, s.hasStale, s.staleUntil = s.current, s.hasCurrent, until
+				s.stale = &staleEntry{key: s.current, had: s.hasCurrent, until: until}
 			}
 		} else if !live {
-			s.hasStale, s.staleUntil = false, 0
+			s.stale = nil
 		}
 		s.version = k.Version
 		s.hasCurrent, s.hasPrevious, s.previousUntil = false, false, 0
@@ -330,8 +340,8 @@ func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey, live bool)
 				fps = append(fps, s.previous)
 			}
 		}
-		if now < s.staleUntil && s.hasStale {
-			fps = append(fps, s.stale)
+		if s.stale != nil && s.stale.had {
+			fps = append(fps, s.stale.key)
 		}
 	}
 	if strings.HasSuffix(owner, qnaOwnerSuffix) {
@@ -448,8 +458,8 @@ func check(ks *keySet, fp *fingerprint, now int64) match {
 	var m match
 	for i := range ks.slots {
 		s := &ks.slots[i]
-		if now < s.staleUntil {
-			if s.hasStale && s.stale.equal(fp) {
+		if st := s.stale; st != nil && now < st.until {
+			if st.had && st.key.equal(fp) {
 				m = match{slot: i, ok: true}
 			}
 			continue
