@@ -126,6 +126,23 @@ func TestPropagationDelayIsAStaleCache(t *testing.T) {
 		t.Errorf("at the change plus the delay: want the new key accepted and the old one refused")
 	}
 
+	// Two changes in a row: the cache keeps what it held before the first
+	// until the first change plus the delay, and no longer.
+	e.clock.Add(time.Second)
+	firstAt := e.clock.Now()
+	b := e.rotate(ep.ID.Key(), rekey.Primary)
+	e.clock.Add(3 * time.Second)
+	c := e.rotate(ep.ID.Key(), rekey.Primary)
+	e.clock.Set(firstAt.Add(delay - time.Nanosecond))
+	if e.status("/endpoints/ep1/score", "Bearer "+newP) != 200 || e.status("/endpoints/ep1/score", "Bearer "+b) != 401 || e.status("/endpoints/ep1/score", "Bearer "+c) != 401 {
+		t.Errorf("two changes within the delay: want only the key held before the first accepted")
+	}
+	e.clock.Set(firstAt.Add(delay))
+	if e.status("/endpoints/ep1/score", "Bearer "+newP) != 401 || e.status("/endpoints/ep1/score", "Bearer "+b) != 401 || e.status("/endpoints/ep1/score", "Bearer "+c) != 200 {
+		t.Errorf("two changes, at the first plus the delay: want only the latest key accepted")
+	}
+	newP = c
+
 	// A change made elsewhere and seen only after the delay has passed is
 	// not stale any more.
 	second, err := sqlite.Open(context.Background(), e.path)
@@ -324,6 +341,14 @@ func TestLongLivedResponsesEndWithTheirKey(t *testing.T) {
 			waitClosed(t, l, within, kind+" after its key's grace window ended")
 		})
 	}
+	t.Run("token-sse/deletion", func(t *testing.T) {
+		e := newEnv(t)
+		ep, _, _ := e.endpoint("ep1", rekey.AuthAMLToken, nil, map[string]string{"blue": streamingUpstream(t).URL}, map[string]int32{"blue": 100}, nil)
+		tok := e.kr.IssueToken(ep.UID, e.clock.Now())
+		l := openSSE(t, e, "/endpoints/ep1/stream", "Bearer "+tok.Value)
+		e.update(func(tx rekey.Tx) error { return tx.DeleteEndpoint(ep.ID) })
+		waitClosed(t, l, within, "AMLToken stream after its endpoint was deleted")
+	})
 	t.Run("qna-sse/rotation", func(t *testing.T) {
 		e := newEnv(t)
 		acc := &rekey.Account{ID: rekey.AccountID{Subscription: sub, ResourceGroup: "rg", Name: "qna1"}, Kind: rekey.KindQnAMaker, QnARuntimeEndpoint: streamingUpstream(t).URL}
