@@ -250,6 +250,13 @@ func (t *txn) PutKey(k rekey.StoredKey) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Replaced keys whose window has ended are refused anyway; drop them,
+	// so that no expired key stays at rest. No change is recorded: every
+	// reader already treats them as gone.
+	if _, err := t.exec(`UPDATE keys SET previous_digest = NULL, previous_ciphertext = NULL, previous_valid_until = NULL
+		WHERE previous_valid_until IS NOT NULL AND previous_valid_until <= ?`, k.UpdatedAt.UnixNano()); err != nil {
+		return 0, err
+	}
 	return v, t.record(rekey.ChangedKeys, k.Resource)
 }
 

@@ -140,7 +140,12 @@ func testKeyHistory(t *testing.T, s rekey.Store) {
 					return err
 				}
 			}
-			return tx.ScanKeys(func(k rekey.StoredKey) error { scanned = append(scanned, k); return nil })
+			return tx.ScanKeys(func(k rekey.StoredKey) error {
+				if k.Resource == owner {
+					scanned = append(scanned, k)
+				}
+				return nil
+			})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -174,6 +179,24 @@ func testKeyHistory(t *testing.T, s rekey.Store) {
 	put(4, time.Unix(4, 0)) // a window that ends with the change is no window
 	if k := one("rotation with an empty window"); k.PreviousCiphertext != nil || !k.PreviousValidUntil.IsZero() {
 		t.Errorf("rotation with PreviousValidUntil = UpdatedAt: %+v; want no previous key", k)
+	}
+	put(5, time.Unix(100, 0))
+	// Another owner's change after that window has ended may drop the
+	// expired key; one before it must not.
+	other := func(at int64) {
+		t.Helper()
+		mustUpdate(t, s, func(tx rekey.Tx) error {
+			_, err := tx.PutKey(rekey.StoredKey{Resource: "/subscriptions/x/other", Slot: rekey.Primary, Ciphertext: []byte{9}, Digest: rekey.Digest{9}, UpdatedAt: time.Unix(at, 0)})
+			return err
+		})
+	}
+	other(99)
+	if k := one("another owner's change within the window"); string(k.PreviousCiphertext) != "\x04" || !k.PreviousValidUntil.Equal(time.Unix(100, 0)) {
+		t.Errorf("after another owner's change within the window: %+v; want previous key 4 kept until 100", k)
+	}
+	other(100)
+	if k := one("another owner's change after the window"); k.PreviousCiphertext != nil && !k.PreviousValidUntil.Equal(time.Unix(100, 0)) {
+		t.Errorf("after the window: %+v; want the previous key dropped, or kept with its window", k)
 	}
 }
 

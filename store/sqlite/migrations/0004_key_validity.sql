@@ -5,3 +5,5 @@
 -- refused, the safe reading.
 ALTER TABLE keys ADD COLUMN previous_valid_until INTEGER;
 UPDATE keys SET previous_digest = NULL, previous_ciphertext = NULL;
+-- Finds the replaced keys whose window has ended, to drop them.
+CREATE INDEX keys_previous_valid_until ON keys (previous_valid_until) WHERE previous_valid_until IS NOT NULL;
