@@ -93,6 +93,20 @@ func ParseGracePeriod(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// GracePeriod is the endpoint's grace period in force now (0 when unset
+// or invalid). Only a rotation reads it, to fix the replaced key's window.
+func (e *Endpoint) GracePeriod() time.Duration {
+	d, _ := ParseGracePeriod(e.Properties[GracePeriodProperty])
+	return d
+}
+
+// GracePeriod is the account's grace period for its QnA endpoint keys
+// (the tag GracePeriodProperty), read only when one of them is rotated.
+func (a *Account) GracePeriod() time.Duration {
+	d, _ := ParseGracePeriod(a.Tags[GracePeriodProperty])
+	return d
+}
+
 // Change is one entry of the store's change feed: something the gateway
 // routes on changed, and the gateway reloads it.
 type Change struct {

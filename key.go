@@ -66,10 +66,23 @@ type StoredKey struct {
 	Version    int64
 	UpdatedAt  time.Time
 	// Previous and PreviousCiphertext are the digest and sealed value the
-	// slot held before its last change; zero and nil for a first key. The
-	// gateway honours the previous key during a grace period.
+	// slot held before its last change, kept only while that key is still
+	// valid: until PreviousValidUntil, fixed when the slot changed. They
+	// are zero and nil for a first key and after a change without grace.
 	Previous           Digest
 	PreviousCiphertext []byte
+	// PreviousValidUntil is when the replaced key stops being valid. The
+	// caller of PutKey sets it (see Keyring.Rotate): a time after
+	// UpdatedAt keeps the replaced key until then; anything else drops
+	// it at once. Nothing read later (a changed grace period, a restart,
+	// a flag) may extend it: a key's validity is decided when it is
+	// rotated out, never re-derived from later settings.
+	PreviousValidUntil time.Time
+}
+
+// PreviousValid reports whether the replaced key is still valid at now.
+func (k *StoredKey) PreviousValid(now time.Time) bool {
+	return len(k.PreviousCiphertext) > 0 && now.Before(k.PreviousValidUntil)
 }
 
 // NewKey returns a fresh random key: 32 bytes from crypto/rand, base64url

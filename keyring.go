@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -166,6 +167,19 @@ func (k *Keyring) Digest(key string) Digest {
 // StoredKey seals key into a StoredKey for resource and slot.
 func (k *Keyring) StoredKey(resource string, slot Slot, key string) StoredKey {
 	return StoredKey{Resource: resource, Slot: slot, Ciphertext: k.Seal(resource, slot, key), Digest: k.Digest(key)}
+}
+
+// Rotate seals key as the next key of resource's slot, changed at now.
+// The key it replaces stays valid until now+grace, or not at all when
+// grace is 0 or less: the window is fixed here, at rotation, with the
+// grace period in force now.
+func (k *Keyring) Rotate(resource string, slot Slot, key string, now time.Time, grace time.Duration) StoredKey {
+	sk := k.StoredKey(resource, slot, key)
+	sk.UpdatedAt = now
+	if grace > 0 {
+		sk.PreviousValidUntil = now.Add(grace)
+	}
+	return sk
 }
 
 // OpenPair opens both slots of a resource's stored keys.

@@ -74,7 +74,11 @@ type Tx interface {
 	// key set such as AccountID.EndpointKeys()), in slot order.
 	Keys(resource string) ([]StoredKey, error)
 	// PutKey sets one slot, raising its version by one, and returns the
-	// new version.
+	// new version. The key the slot held becomes k's previous key, valid
+	// until k.PreviousValidUntil, when that is after k.UpdatedAt;
+	// otherwise it is dropped (digest, ciphertext and time cleared).
+	// PutKey may also drop any owner's previous key whose window ended
+	// by k.UpdatedAt, so that no expired key stays at rest.
 	PutKey(k StoredKey) (version int64, err error)
 	// KeysByDigest returns every stored key with digest d (normally one).
 	KeysByDigest(d Digest) ([]StoredKey, error)

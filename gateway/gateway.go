@@ -31,9 +31,12 @@ type Config struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Registry // or nil
 
-	// PropagationDelay simulates a cloud's propagation window: a new key is
-	// refused, and the key it replaced still accepted, for this long after
-	// a change. 0 (Azure-faithful) by default.
+	// PropagationDelay simulates a stale cache in a cloud's propagation
+	// window: after a key change this gateway observes live, the new key
+	// is refused, and the key it replaced still accepted, until the
+	// change's time plus this delay, never longer. A gateway loaded from
+	// the store (a start or restart) has no stale state. 0
+	// (Azure-faithful) by default.
 	PropagationDelay time.Duration
 	// FailLimit failed authentications per FailWindow from one address
 	// turn its further failures into 429; defaults 20 in 10s; -1 disables.
@@ -66,9 +69,12 @@ type Gateway struct {
 	mirrorc   *http.Client
 	m         gatewayMetrics
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup // background loops and mirror requests
-	sem  chan struct{}  // bounds concurrent mirror requests
+	stop      context.CancelFunc
+	wg        sync.WaitGroup // background loops and mirror requests
+	closed    chan struct{}  // closed by Stop; ends the stream watch loop
+	closeOnce sync.Once
+	streams   streams       // open long-lived responses, re-checked on changes
+	sem       chan struct{} // bounds concurrent mirror requests
 
 	dirtyMu sync.Mutex
 	dirty   []*keySet // key sets with unflushed usage; guarded by dirtyMu
@@ -104,7 +110,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg.Metrics = &metrics.Registry{}
 	}
 	g := &Gateway{cfg: cfg, tbl: newTable(cfg.Keyring, cfg.Logger), limiter: newLimiter(cfg.FailLimit, cfg.FailWindow),
-		m: newGatewayMetrics(cfg.Metrics), sem: make(chan struct{}, 64)}
+		m: newGatewayMetrics(cfg.Metrics), sem: make(chan struct{}, 64), closed: make(chan struct{})}
+	g.tbl.delay, g.tbl.now, g.tbl.changed = cfg.PropagationDelay, cfg.Now, g.recheck
 	transport := &http.Transport{
 		Proxy:                 nil, // upstreams are addressed directly
 		DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -162,6 +169,7 @@ func (g *Gateway) Stop(ctx context.Context) error {
 	if g.stop != nil {
 		g.stop()
 	}
+	g.closeOnce.Do(func() { close(g.closed) })
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
 	select {

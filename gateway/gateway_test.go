@@ -161,16 +161,26 @@ func (e *env) putKeys(tx rekey.Tx, owner, primary, secondary string) error {
 	return nil
 }
 
-// rotate gives a slot a new key, as regenerateKeys does.
+// rotate gives a slot a new key without grace, as regenerateKeys does.
 func (e *env) rotate(owner string, slot rekey.Slot) string {
+	return e.rotateGrace(owner, slot, 0)
+}
+
+// rotateGrace gives a slot a new key, the replaced one staying valid for
+// grace, as regenerateKeys does with the grace period in force.
+func (e *env) rotateGrace(owner string, slot rekey.Slot, grace time.Duration) string {
 	v := rekey.NewKey()
 	e.update(func(tx rekey.Tx) error {
-		k := e.kr.StoredKey(owner, slot, v)
-		k.UpdatedAt = e.clock.Now()
-		_, err := tx.PutKey(k)
+		_, err := tx.PutKey(e.sealed(owner, slot, v, grace))
 		return err
 	})
 	return v
+}
+
+// sealed is v as slot's next key of owner, changed now, the replaced key
+// staying valid for grace.
+func (e *env) sealed(owner string, slot rekey.Slot, v string, grace time.Duration) rekey.StoredKey {
+	return e.kr.Rotate(owner, slot, v, e.clock.Now(), grace)
 }
 
 // call sends a request to the gateway; auth is the Authorization header.
@@ -446,13 +456,13 @@ func TestQnARuntime(t *testing.T) {
 	}
 }
 
-// TestGracePeriod: with the endpoint's rekey.keyGracePeriod, the replaced
-// key works for that long after a regeneration, and is counted as such.
+// TestGracePeriod: a key rotated out with a grace period works for that
+// long after the regeneration, and is counted as such.
 func TestGracePeriod(t *testing.T) {
 	e := newEnv(t)
 	up := newUpstream(t, "blue")
 	ep, p, _ := e.endpoint("ep1", rekey.AuthKey, map[string]string{rekey.GracePeriodProperty: "1m"}, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
-	newP := e.rotate(ep.ID.Key(), rekey.Primary)
+	newP := e.rotateGrace(ep.ID.Key(), rekey.Primary, time.Minute)
 	if e.status("/endpoints/ep1/score", "Bearer "+p) != 200 || e.status("/endpoints/ep1/score", "Bearer "+newP) != 200 {
 		t.Errorf("during the grace period both the old and the new primary must work")
 	}

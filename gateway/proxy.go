@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -73,10 +74,22 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 
 // forward sends r to p. The request id goes upstream in X-Request-Id,
 // replacing any the client sent, as Azure ML does.
+//
+// The exchange runs under its own cancel, so that a response which
+// turns out long-lived (an upgraded connection, a stream: see
+// recorder.WriteHeader and Hijack) can be ended when the credential it
+// was admitted with stops being valid (Gateway.recheck). Cancelling
+// makes the reverse proxy close the upstream connection and, for an
+// upgrade, the client's; a stream is aborted.
 func (g *Gateway) forward(o *outcome, r *http.Request, p *httputil.ReverseProxy) {
 	r.Header.Set(headerRequestID, o.reqID)
 	o.proxied = true
-	p.ServeHTTP(o.rec, r)
+	ctx, cancel := context.WithCancel(r.Context())
+	o.adm.g, o.adm.cancel, o.adm.name = g, cancel, o.endpoint
+	o.rec.adm = &o.adm
+	defer cancel()
+	defer o.adm.unwatch() // also when the proxy aborts a stream with a panic
+	p.ServeHTTP(o.rec, r.WithContext(ctx))
 }
 
 // errResponseTooLarge cuts off an upstream response over MaxResponseBody;
@@ -140,7 +153,8 @@ type outcome struct {
 	reqID                      string
 	start                      time.Time
 	endpoint, deployment, slot string
-	proxied                    bool // the answer came from an upstream
+	proxied                    bool      // the answer came from an upstream
+	adm                        admission // what let the request in
 }
 
 func (g *Gateway) begin(w http.ResponseWriter, r *http.Request) *outcome {
@@ -170,18 +184,41 @@ func (g *Gateway) finish(o *outcome) {
 }
 
 // recorder remembers the status and when headers went out; Unwrap lets
-// the proxy flush streams.
+// the proxy flush streams. For a proxied request it also notices a
+// long-lived response and has its admission watched.
 type recorder struct {
 	http.ResponseWriter
 	status   int
 	headerAt time.Time
+	adm      *admission // set by forward
 }
 
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status, r.headerAt = code, time.Now()
+		// Without a Content-Length the upstream streams (chunked, SSE):
+		// the response may last as long as the upstream likes.
+		if r.adm != nil && code != http.StatusNoContent && code != http.StatusNotModified && r.Header().Get("Content-Length") == "" {
+			r.adm.watch()
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// Hijack is how the reverse proxy takes over the client's connection for
+// a protocol switch (101, such as a websocket): the connection then lasts
+// as long as the peers like, so its admission is watched.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil {
+		if r.status == 0 {
+			r.status, r.headerAt = http.StatusSwitchingProtocols, time.Now()
+		}
+		if r.adm != nil {
+			r.adm.watch()
+		}
+	}
+	return conn, brw, err
 }
 
 func (r *recorder) Write(b []byte) (int, error) {

@@ -24,11 +24,12 @@ func (g *Gateway) serveQnA(w http.ResponseWriter, r *http.Request) {
 		m   match
 	)
 	if cred := credential(r.Header, "EndpointKey"); cred != "" {
-		fp := g.tbl.fp.of(cred)
+		o.adm.fp = g.tbl.fp.of(cred)
 		g.tbl.mu.RLock()
-		if owner, ok := g.tbl.qna[fp]; ok {
+		if owner, ok := g.tbl.qna[o.adm.fp]; ok {
 			if acc = g.tbl.accounts[strings.TrimSuffix(owner, qnaOwnerSuffix)]; acc != nil {
-				m = check(acc.keys, &fp, now, g.cfg.PropagationDelay, acc.grace)
+				m = check(acc.keys, &o.adm.fp, now)
+				o.adm.kind, o.adm.route = admitQnA, acc.key
 			}
 		}
 		g.tbl.mu.RUnlock()
@@ -40,7 +41,7 @@ func (g *Gateway) serveQnA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.endpoint, o.slot = "qna:"+acc.name, slotNames[m.slot]
-	g.recordUse(acc.keys, m, now)
+	g.recordUse(acc.keys, m, now, o.endpoint)
 	if acc.proxy == nil {
 		writeQnA(o.rec, http.StatusBadGateway, "QnaRuntimeError", "The QnAMaker account '"+acc.name+"' has no usable qnaRuntimeEndpoint.")
 		return

@@ -50,12 +50,15 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case cred == "":
 		case mode == rekey.AuthKey:
-			fp := g.tbl.fp.of(cred)
-			m = check(ks, &fp, now, g.cfg.PropagationDelay, ep.grace)
+			o.adm.fp = g.tbl.fp.of(cred)
+			m = check(ks, &o.adm.fp, now)
+			o.adm.kind = admitKey
 		case mode == rekey.AuthAMLToken:
 			uid, err := g.cfg.Keyring.VerifyToken(cred, g.cfg.Now())
 			m.ok = err == nil && subtle.ConstantTimeCompare([]byte(uid), []byte(ep.uid)) == 1
+			o.adm.kind, o.adm.uid = admitToken, ep.uid
 		}
+		o.adm.route = ep.key
 	}
 	g.tbl.mu.RUnlock()
 	if ep == nil {
@@ -76,7 +79,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	}
 	if mode == rekey.AuthKey {
 		o.slot = slotNames[m.slot]
-		g.recordUse(ks, m, now)
+		g.recordUse(ks, m, now, o.endpoint)
 	} else {
 		o.slot = "token"
 	}

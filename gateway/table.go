@@ -23,12 +23,32 @@ type Source interface {
 
 // slot is one key slot as the gateway sees it. Fingerprints and times are
 // guarded by table.mu; the counters are atomic.
+//
+// The replaced key is valid until previousUntil, a time the store
+// recorded when the slot changed; the gateway never derives it from the
+// grace period an endpoint or account has now.
+//
+// stale simulates a propagation delay as a stale cache: when the table
+// applies a change it observed live, it keeps the key it held before as
+// still accepted, and refuses the new one, until the change's time plus
+// the delay (never later). A table loaded from a snapshot has no stale
+// state, so no restart can bring an old key back.
 type slot struct {
 	current, previous       fingerprint
 	hasCurrent, hasPrevious bool
-	changedAt               int64 // Unix nanoseconds of the last change
+	previousUntil           int64       // Unix nanoseconds; previous is valid before it
+	stale                   *staleEntry // nil unless a propagation delay holds the slot stale
+	version                 int64
 
 	requests, graceRequests, lastUsed atomic.Int64
+}
+
+// staleEntry is what a slot's simulated stale cache still holds. It lives
+// outside the slot, so the slots the hot path reads stay small.
+type staleEntry struct {
+	key   fingerprint
+	had   bool  // the slot had a key before the change (a first key has none)
+	until int64 // Unix nanoseconds: the change's time plus the delay
 }
 
 // keySet is a key owner's two slots. The pointer stays the same across
@@ -61,7 +81,6 @@ type endpoint struct {
 	key         string // Endpoint.ID.Key()
 	uid         string
 	authMode    rekey.AuthMode
-	grace       time.Duration
 	keys        *keySet
 	deployments map[string]*deployment // by lower-cased name
 	live        []weighted             // deployments with traffic > 0
@@ -75,8 +94,7 @@ type account struct {
 	key     string // Account.ID.Key()
 	runtime *url.URL
 	proxy   *httputil.ReverseProxy // nil without a runtime
-	grace   time.Duration
-	keys    *keySet // its QnA endpoint keys
+	keys    *keySet                // its QnA endpoint keys
 }
 
 // table is the gateway's in-memory view of endpoints, accounts and keys.
@@ -87,6 +105,11 @@ type table struct {
 	fp     *fingerprinter
 	kr     *rekey.Keyring
 	logger *slog.Logger
+	delay  time.Duration    // the simulated propagation delay (Config.PropagationDelay)
+	now    func() time.Time // Config.Now
+	// changed is called after every change the table applies, outside
+	// its locks (Gateway.recheck); may be nil.
+	changed func()
 
 	mu         sync.RWMutex
 	byName     map[string]*endpoint     // lower-cased endpoint name; guarded by mu
@@ -101,7 +124,7 @@ type table struct {
 }
 
 func newTable(kr *rekey.Keyring, logger *slog.Logger) *table {
-	return &table{fp: newFingerprinter(), kr: kr, logger: logger}
+	return &table{fp: newFingerprinter(), kr: kr, logger: logger, now: time.Now}
 }
 
 // load replaces the whole table with a snapshot of the store.
@@ -140,7 +163,7 @@ func (t *table) load(ctx context.Context, src Source) error {
 	t.byName, t.byKey, t.accounts = map[string]*endpoint{}, map[string]*endpoint{}, map[string]*account{}
 	t.keys, t.qna, t.qnaByOwner = make(map[string]*keySet, len(keys)), map[fingerprint]string{}, map[string][]fingerprint{}
 	for owner, ks := range keys {
-		t.setKeysLocked(owner, ks)
+		t.setKeysLocked(owner, ks, false)
 	}
 	for _, e := range eps {
 		t.setEndpointLocked(e.ID.Key(), e, deps[e.ID.Key()])
@@ -152,6 +175,9 @@ func (t *table) load(ctx context.Context, src Source) error {
 	t.syncMu.Lock()
 	t.cursor = cursor
 	t.syncMu.Unlock()
+	if t.changed != nil {
+		t.changed()
+	}
 	return nil
 }
 
@@ -238,7 +264,7 @@ func (t *table) sync(ctx context.Context, src Source) error {
 		for _, en := range todo {
 			switch en.kind {
 			case rekey.ChangedKeys:
-				t.setKeysLocked(en.key, en.keys)
+				t.setKeysLocked(en.key, en.keys, true)
 			case rekey.ChangedEndpoint:
 				t.setEndpointLocked(en.key, en.e, en.deps)
 			case rekey.ChangedAccount:
@@ -246,6 +272,9 @@ func (t *table) sync(ctx context.Context, src Source) error {
 			}
 		}
 		t.mu.Unlock()
+		if len(todo) > 0 && t.changed != nil {
+			t.changed()
+		}
 		if n > 0 {
 			t.cursor = last
 		}
@@ -257,12 +286,17 @@ func (t *table) sync(ctx context.Context, src Source) error {
 
 // setKeysLocked replaces an owner's slots from the store's keys (none:
 // the owner is gone). It opens each sealed key only to fingerprint it.
-func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey) {
+// live says the change was observed as it happened (sync), rather than
+// read from a snapshot (load): only then may a propagation delay keep
+// the key the table held before.
+func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey, live bool) {
 	ks := t.keys[owner]
 	if len(stored) == 0 {
 		if ks != nil {
-			ks.slots[0].hasCurrent, ks.slots[0].hasPrevious = false, false
-			ks.slots[1].hasCurrent, ks.slots[1].hasPrevious = false, false
+			for i := range ks.slots {
+				s := &ks.slots[i]
+				s.hasCurrent, s.hasPrevious, s.stale = false, false, nil
+			}
 			delete(t.keys, owner)
 		}
 		t.indexQnALocked(owner, nil)
@@ -272,23 +306,42 @@ func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey) {
 		ks = &keySet{owner: owner}
 		t.keys[owner] = ks
 	}
+	now := t.now().UnixNano()
 	var fps []fingerprint
 	for _, k := range stored {
 		i := slotIndex(k.Slot)
 		s := &ks.slots[i]
-		s.changedAt = k.UpdatedAt.UnixNano()
-		s.hasCurrent, s.hasPrevious = false, false
+		if s.stale != nil && now >= s.stale.until {
+			s.stale = nil
+		}
+		if live && t.delay > 0 && k.Version == s.version+1 && s.stale == nil {
+			// One change, seen as it happened: the cache keeps what it
+			// held (nothing, for a first key) until the change plus the
+			// delay. A slot already stale stays stale until its first
+			// change's end; a jump of several versions is not simulated,
+			// since the first of them is of unknown time.
+			if until := k.UpdatedAt.UnixNano() + int64(t.delay); now < until {
+				s.stale = &staleEntry{key: s.current, had: s.hasCurrent, until: until}
+			}
+		} else if !live {
+			s.stale = nil
+		}
+		s.version = k.Version
+		s.hasCurrent, s.hasPrevious, s.previousUntil = false, false, 0
 		if v, err := t.kr.Open(k.Resource, k.Slot, k.Ciphertext); err == nil {
 			s.current, s.hasCurrent = t.fp.of(v), true
 			fps = append(fps, s.current)
 		} else {
 			t.logger.Error("a stored key does not open under this master key; it cannot authenticate", "owner", owner, "slot", k.Slot)
 		}
-		if len(k.PreviousCiphertext) > 0 {
+		if len(k.PreviousCiphertext) > 0 && !k.PreviousValidUntil.IsZero() {
 			if v, err := t.kr.Open(k.Resource, k.Slot, k.PreviousCiphertext); err == nil {
-				s.previous, s.hasPrevious = t.fp.of(v), true
+				s.previous, s.hasPrevious, s.previousUntil = t.fp.of(v), true, k.PreviousValidUntil.UnixNano()
 				fps = append(fps, s.previous)
 			}
+		}
+		if s.stale != nil && s.stale.had {
+			fps = append(fps, s.stale.key)
 		}
 	}
 	if strings.HasSuffix(owner, qnaOwnerSuffix) {
@@ -342,8 +395,7 @@ func (t *table) setEndpointLocked(key string, e *rekey.Endpoint, deps []*rekey.D
 	if e == nil || e.ProvisioningState == rekey.Deleting {
 		return
 	}
-	grace, _ := rekey.ParseGracePeriod(e.Properties[rekey.GracePeriodProperty])
-	r := &endpoint{name: e.ID.Name, key: key, uid: e.UID, authMode: e.AuthMode, grace: grace,
+	r := &endpoint{name: e.ID.Name, key: key, uid: e.UID, authMode: e.AuthMode,
 		keys: t.keySetLocked(e.ID.Key()), deployments: map[string]*deployment{}}
 	for _, d := range deps {
 		u, err := url.Parse(d.Upstream())
@@ -383,8 +435,7 @@ func (t *table) setAccountLocked(key string, a *rekey.Account) {
 		t.logger.Warn("QnAMaker account has no usable qnaRuntimeEndpoint; its runtime calls will fail", "account", a.ID.Name)
 		u = nil
 	}
-	grace, _ := rekey.ParseGracePeriod(a.Tags[rekey.GracePeriodProperty])
-	acc := &account{name: a.ID.Name, key: key, runtime: u, grace: grace, keys: t.keySetLocked(a.ID.EndpointKeys())}
+	acc := &account{name: a.ID.Name, key: key, runtime: u, keys: t.keySetLocked(a.ID.EndpointKeys())}
 	if u != nil {
 		acc.proxy = t.newProxy(u, "qna:"+a.ID.Name, "", true)
 	}
@@ -394,23 +445,29 @@ func (t *table) setAccountLocked(key string, a *rekey.Account) {
 // match is the outcome of checking a key against a key set.
 type match struct {
 	slot    int  // 0 primary, 1 secondary
-	inGrace bool // the replaced key, accepted only because of a grace period
+	inGrace bool // the replaced key, accepted only within its recorded window
 	ok      bool
 }
 
-// check compares fp with both slots of ks at time now. A slot's new key
-// is valid from its change plus delay (the simulated propagation delay);
-// until then the replaced key still is, and after it for grace more.
-// Callers hold t.mu for reading.
-func check(ks *keySet, fp *fingerprint, now int64, delay, grace time.Duration) match {
+// check compares fp with both slots of ks at time now (Unix nanoseconds).
+// A slot accepts its current key, and its replaced key before the time
+// recorded when it was replaced; while a simulated propagation delay
+// holds the slot stale, it accepts only the key it held before the
+// change. Callers hold t.mu for reading.
+func check(ks *keySet, fp *fingerprint, now int64) match {
 	var m match
 	for i := range ks.slots {
 		s := &ks.slots[i]
-		active := s.changedAt + int64(delay)
-		cur := s.hasCurrent && now >= active && s.current.equal(fp)
-		prev := s.hasPrevious && (now < active || now < active+int64(grace)) && s.previous.equal(fp)
+		if st := s.stale; st != nil && now < st.until {
+			if st.had && st.key.equal(fp) {
+				m = match{slot: i, ok: true}
+			}
+			continue
+		}
+		cur := s.hasCurrent && s.current.equal(fp)
+		prev := s.hasPrevious && now < s.previousUntil && s.previous.equal(fp)
 		if cur || prev {
-			m = match{slot: i, inGrace: prev && now >= active, ok: true}
+			m = match{slot: i, inGrace: !cur, ok: true}
 		}
 	}
 	return m

@@ -8,13 +8,15 @@ import (
 	"github.com/rekey-dev/rekey/metrics"
 )
 
-// recordUse counts a request against the slot it used.
-func (g *Gateway) recordUse(ks *keySet, m match, now int64) {
+// recordUse counts a request against the slot it used; name is the
+// endpoint's name (or "qna:" and the account's) for the metric labels,
+// which never carry ARM ids.
+func (g *Gateway) recordUse(ks *keySet, m match, now int64, name string) {
 	s := &ks.slots[m.slot]
 	s.requests.Add(1)
 	if m.inGrace {
 		s.graceRequests.Add(1)
-		g.m.graceRequests.Add(1, ks.owner, slotNames[m.slot])
+		g.m.graceRequests.Add(1, name, slotNames[m.slot])
 	}
 	s.lastUsed.Store(now)
 	if !ks.dirty.Load() && ks.dirty.CompareAndSwap(false, true) {
@@ -86,6 +88,7 @@ type gatewayMetrics struct {
 	graceRequests   *metrics.CounterVec
 	mirrored        *metrics.CounterVec
 	mirrorDropped   *metrics.CounterVec
+	revoked         *metrics.CounterVec
 }
 
 func newGatewayMetrics(r *metrics.Registry) gatewayMetrics {
@@ -96,8 +99,9 @@ func newGatewayMetrics(r *metrics.Registry) gatewayMetrics {
 			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "endpoint", "deployment"),
 		authFailures:  r.Counter("rekey_gateway_auth_failures_total", "Requests refused for a missing, malformed or wrong credential.", "endpoint"),
 		throttled:     r.Counter("rekey_gateway_throttled_total", "Failing requests answered 429 because their address failed too often.", "endpoint"),
-		graceRequests: r.Counter("rekey_gateway_grace_requests_total", "Requests that used a replaced key during its grace period.", "owner", "slot"),
+		graceRequests: r.Counter("rekey_gateway_grace_requests_total", "Requests that used a replaced key within the window recorded when it was replaced.", "endpoint", "slot"),
 		mirrored:      r.Counter("rekey_gateway_mirrored_total", "Mirrored copies sent, by endpoint, deployment and upstream status.", "endpoint", "deployment", "code"),
 		mirrorDropped: r.Counter("rekey_gateway_mirror_dropped_total", "Mirrored copies dropped because too many were in flight.", "endpoint", "deployment"),
+		revoked:       r.Counter("rekey_gateway_streams_revoked_total", "Upgraded connections and streams closed because the credential they were admitted with stopped being valid.", "endpoint"),
 	}
 }

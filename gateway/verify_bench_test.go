@@ -19,13 +19,12 @@ func verifyTable(b *testing.B, n int) (*table, []string, []string) {
 	t := newTable(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.byName, t.byKey, t.keys = make(map[string]*endpoint, n), make(map[string]*endpoint, n), make(map[string]*keySet, n)
 	names, keys := make([]string, n), make([]string, n)
-	changed := time.Now().Add(-time.Hour).UnixNano()
 	for i := range n {
 		names[i] = fmt.Sprintf("endpoint-%07d", i)
 		ks := &keySet{owner: names[i]}
 		for s := range ks.slots {
 			k := rekey.NewKey()
-			ks.slots[s].current, ks.slots[s].hasCurrent, ks.slots[s].changedAt = t.fp.of(k), true, changed
+			ks.slots[s].current, ks.slots[s].hasCurrent = t.fp.of(k), true
 			if s == i%2 {
 				keys[i] = k
 			}
@@ -43,7 +42,7 @@ func verify(t *table, name, key string, now int64) bool {
 	fp := t.fp.of(key)
 	t.mu.RLock()
 	ep := t.byName[strings.ToLower(name)]
-	ok := ep != nil && check(ep.keys, &fp, now, 0, 0).ok
+	ok := ep != nil && check(ep.keys, &fp, now).ok
 	t.mu.RUnlock()
 	return ok
 }

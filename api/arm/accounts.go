@@ -257,9 +257,7 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 // putKeys seals and stores both slots of an owner.
 func (a *api) putKeys(tx rekey.Tx, owner, primary, secondary string) error {
 	for slot, v := range map[rekey.Slot]string{rekey.Primary: primary, rekey.Secondary: secondary} {
-		sk := a.Keyring.StoredKey(owner, slot, v)
-		sk.UpdatedAt = a.now()
-		if _, err := tx.PutKey(sk); err != nil {
+		if _, err := tx.PutKey(a.Keyring.Rotate(owner, slot, v, a.now(), 0)); err != nil {
 			return err
 		}
 	}
@@ -438,9 +436,9 @@ func (a *api) handleAccountRegenerateKey(w http.ResponseWriter, r *http.Request)
 		if _, err := tx.Account(id); err != nil {
 			return err
 		}
-		sk := a.Keyring.StoredKey(id.SubscriptionKeys(), slot, rekey.NewSubscriptionKey())
-		sk.UpdatedAt = a.now()
-		if _, err := tx.PutKey(sk); err != nil {
+		// Subscription keys authenticate the authoring API, which honours
+		// no grace period: the replaced key is dropped at once.
+		if _, err := tx.PutKey(a.Keyring.Rotate(id.SubscriptionKeys(), slot, rekey.NewSubscriptionKey(), a.now(), 0)); err != nil {
 			return err
 		}
 		keys, err = a.accountKeys(tx, id)

@@ -238,9 +238,7 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 				if k == "" {
 					k = rekey.NewKey()
 				}
-				sk := a.Keyring.StoredKey(id.Key(), slot, k)
-				sk.UpdatedAt = a.now()
-				if _, err := tx.PutKey(sk); err != nil {
+				if _, err := tx.PutKey(a.Keyring.Rotate(id.Key(), slot, k, a.now(), 0)); err != nil {
 					return err
 				}
 			}

@@ -76,9 +76,10 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		sk := a.Keyring.StoredKey(id.Key(), slot, next)
-		sk.UpdatedAt = a.now()
-		if _, err := tx.PutKey(sk); err != nil {
+		// The replaced key's validity is fixed here, with the grace
+		// period in force now; a later change of the property does not
+		// reach back to it.
+		if _, err := tx.PutKey(a.Keyring.Rotate(id.Key(), slot, next, a.now(), e.GracePeriod())); err != nil {
 			return err
 		}
 		op = a.newOperation(rekey.OpRegenerateKeys, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)

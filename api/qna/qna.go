@@ -181,9 +181,13 @@ func (a *api) refreshKey(w http.ResponseWriter, r *http.Request, acc *rekey.Acco
 	}
 	var out endpointKeysDTO
 	err := a.Store.Update(r.Context(), func(tx rekey.Tx) (err error) {
-		sk := a.Keyring.StoredKey(acc.ID.EndpointKeys(), slot, rekey.NewEndpointKey())
-		sk.UpdatedAt = a.Now().UTC()
-		if _, err := tx.PutKey(sk); err != nil {
+		// The grace period is read in this transaction, so the replaced
+		// key's window is fixed by the tag in force at this rotation.
+		cur, err := tx.Account(acc.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.PutKey(a.Keyring.Rotate(acc.ID.EndpointKeys(), slot, rekey.NewEndpointKey(), a.Now().UTC(), cur.GracePeriod())); err != nil {
 			return err
 		}
 		out, err = a.dto(tx, acc)

@@ -139,7 +139,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	boolean(&c.GatewayTLS, "gateway-tls", "REKEY_GATEWAY_TLS", false, "serve the gateway over HTTPS with the local CA's certificate")
 	fs.StringVar(&c.GatewayTLSCert, "gateway-tls-cert", e.str("REKEY_GATEWAY_TLS_CERT", ""), "gateway certificate `file` (PEM); implies HTTPS (REKEY_GATEWAY_TLS_CERT)")
 	fs.StringVar(&c.GatewayTLSKey, "gateway-tls-key", e.str("REKEY_GATEWAY_TLS_KEY", ""), "gateway key `file` (PEM) (REKEY_GATEWAY_TLS_KEY)")
-	dur(&c.PropagationDelay, "propagation-delay", "REKEY_PROPAGATION_DELAY", 0, "simulate a cloud's propagation window: a changed key is refused, and the key it replaced still accepted, for this long")
+	dur(&c.PropagationDelay, "propagation-delay", "REKEY_PROPAGATION_DELAY", 0, "simulate a stale cache in a cloud's propagation window: after a key change the gateway sees live, the new key is refused, and the key it replaced still accepted, until this long after the change (never after a restart)")
 	c.AuthFailLimit = 20
 	if v := e("REKEY_AUTH_FAIL_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)

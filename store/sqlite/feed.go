@@ -164,21 +164,16 @@ func (t *txn) AllAccounts() ([]*rekey.Account, error) {
 }
 
 func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT resource, slot, ciphertext, digest, previous_digest, previous_ciphertext, version, updated_at FROM keys`)
+	rows, err := t.tx.QueryContext(t.ctx, keyColumns)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k rekey.StoredKey
-		var digest, prev []byte
-		var updated int64
-		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &prev, &k.PreviousCiphertext, &k.Version, &updated); err != nil {
+		k, err := scanKey(rows)
+		if err != nil {
 			return err
 		}
-		copy(k.Digest[:], digest)
-		copy(k.Previous[:], prev)
-		k.UpdatedAt = time.Unix(0, updated).UTC()
 		if err := fn(k); err != nil {
 			return err
 		}

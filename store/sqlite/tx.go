@@ -193,12 +193,15 @@ func (t *txn) Endpoints(ws rekey.WorkspaceID) ([]*rekey.Endpoint, error) {
 }
 
 func (t *txn) Keys(resource string) ([]rekey.StoredKey, error) {
-	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, previous_ciphertext, version, updated_at FROM keys WHERE resource = ? ORDER BY slot`, resource)
+	return t.keys(keyColumns+` WHERE resource = ? ORDER BY slot`, resource)
 }
 
 func (t *txn) KeysByDigest(d rekey.Digest) ([]rekey.StoredKey, error) {
-	return t.keys(`SELECT resource, slot, ciphertext, digest, previous_digest, previous_ciphertext, version, updated_at FROM keys WHERE digest = ? ORDER BY resource, slot`, d[:])
+	return t.keys(keyColumns+` WHERE digest = ? ORDER BY resource, slot`, d[:])
 }
+
+// keyColumns selects what scanKey reads.
+const keyColumns = `SELECT resource, slot, ciphertext, digest, previous_digest, previous_ciphertext, previous_valid_until, version, updated_at FROM keys`
 
 func (t *txn) keys(q string, args ...any) ([]rekey.StoredKey, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
@@ -208,27 +211,56 @@ func (t *txn) keys(q string, args ...any) ([]rekey.StoredKey, error) {
 	defer rows.Close()
 	var out []rekey.StoredKey
 	for rows.Next() {
-		var k rekey.StoredKey
-		var digest, prev []byte
-		var updated int64
-		if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &prev, &k.PreviousCiphertext, &k.Version, &updated); err != nil {
+		k, err := scanKey(rows)
+		if err != nil {
 			return nil, err
 		}
-		copy(k.Digest[:], digest)
-		copy(k.Previous[:], prev)
-		k.UpdatedAt = time.Unix(0, updated).UTC()
 		out = append(out, k)
 	}
 	return out, rows.Err()
 }
 
+// scanKey reads one row of keyColumns.
+func scanKey(rows *sql.Rows) (rekey.StoredKey, error) {
+	var k rekey.StoredKey
+	var digest, prev []byte
+	var updated int64
+	var until sql.NullInt64
+	if err := rows.Scan(&k.Resource, &k.Slot, &k.Ciphertext, &digest, &prev, &k.PreviousCiphertext, &until, &k.Version, &updated); err != nil {
+		return k, err
+	}
+	copy(k.Digest[:], digest)
+	copy(k.Previous[:], prev)
+	k.UpdatedAt = time.Unix(0, updated).UTC()
+	if until.Valid && len(k.PreviousCiphertext) > 0 {
+		k.PreviousValidUntil = time.Unix(0, until.Int64).UTC()
+	}
+	return k, nil
+}
+
 func (t *txn) PutKey(k rekey.StoredKey) (int64, error) {
+	// The replaced key is kept only with a validity window fixed now;
+	// without one its ciphertext is dropped in the same statement.
+	var until any
+	if k.PreviousValidUntil.After(k.UpdatedAt) {
+		until = k.PreviousValidUntil.UnixNano()
+	}
 	var v int64
-	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO keys (resource, slot, ciphertext, digest, version, updated_at) VALUES (?, ?, ?, ?, 1, ?)
+	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO keys (resource, slot, ciphertext, digest, version, updated_at) VALUES (?1, ?2, ?3, ?4, 1, ?5)
 		ON CONFLICT (resource, slot) DO UPDATE SET ciphertext = excluded.ciphertext, digest = excluded.digest,
-			previous_digest = keys.digest, previous_ciphertext = keys.ciphertext, version = keys.version + 1, updated_at = excluded.updated_at
-		RETURNING version`, k.Resource, string(k.Slot), k.Ciphertext, k.Digest[:], k.UpdatedAt.UnixNano()).Scan(&v)
+			previous_digest = CASE WHEN ?6 IS NULL THEN NULL ELSE keys.digest END,
+			previous_ciphertext = CASE WHEN ?6 IS NULL THEN NULL ELSE keys.ciphertext END,
+			previous_valid_until = ?6,
+			version = keys.version + 1, updated_at = excluded.updated_at
+		RETURNING version`, k.Resource, string(k.Slot), k.Ciphertext, k.Digest[:], k.UpdatedAt.UnixNano(), until).Scan(&v)
 	if err != nil {
+		return 0, err
+	}
+	// Replaced keys whose window has ended are refused anyway; drop them,
+	// so that no expired key stays at rest. No change is recorded: every
+	// reader already treats them as gone.
+	if _, err := t.exec(`UPDATE keys SET previous_digest = NULL, previous_ciphertext = NULL, previous_valid_until = NULL
+		WHERE previous_valid_until IS NOT NULL AND previous_valid_until <= ?`, k.UpdatedAt.UnixNano()); err != nil {
 		return 0, err
 	}
 	return v, t.record(rekey.ChangedKeys, k.Resource)

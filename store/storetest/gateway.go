@@ -114,29 +114,89 @@ func testChangeFeed(t *testing.T, s rekey.Store) {
 	}
 }
 
-// testKeyHistory: PutKey keeps the replaced digest; ScanKeys sees it.
+// testKeyHistory: PutKey keeps the replaced key, with the validity
+// window the caller fixed at rotation, only when that window ends after
+// the change; otherwise it drops the replaced key at once. ScanKeys and
+// KeysByDigest see the same.
 func testKeyHistory(t *testing.T, s rekey.Store) {
 	owner := "/subscriptions/x/owner"
-	for _, d := range []byte{1, 2} {
+	put := func(d byte, until time.Time) {
+		t.Helper()
 		mustUpdate(t, s, func(tx rekey.Tx) error {
-			_, err := tx.PutKey(rekey.StoredKey{Resource: owner, Slot: rekey.Primary, Ciphertext: []byte{d}, Digest: rekey.Digest{d}, UpdatedAt: time.Unix(int64(d), 0)})
+			_, err := tx.PutKey(rekey.StoredKey{Resource: owner, Slot: rekey.Primary, Ciphertext: []byte{d}, Digest: rekey.Digest{d},
+				UpdatedAt: time.Unix(int64(d), 0), PreviousValidUntil: until})
 			return err
 		})
 	}
-	var scanned []rekey.StoredKey
-	err := s.View(t.Context(), func(tx rekey.Tx) error {
-		keys, err := tx.Keys(owner)
-		if err != nil || len(keys) != 1 || keys[0].Digest != (rekey.Digest{2}) || keys[0].Previous != (rekey.Digest{1}) || string(keys[0].PreviousCiphertext) != "\x01" {
-			t.Errorf("Keys() = %+v, %v; want digest 2 with previous 1", keys, err)
+	one := func(what string) rekey.StoredKey {
+		t.Helper()
+		var keys, scanned, byDigest []rekey.StoredKey
+		err := s.View(t.Context(), func(tx rekey.Tx) (err error) {
+			if keys, err = tx.Keys(owner); err != nil {
+				return err
+			}
+			if len(keys) == 1 {
+				if byDigest, err = tx.KeysByDigest(keys[0].Digest); err != nil {
+					return err
+				}
+			}
+			return tx.ScanKeys(func(k rekey.StoredKey) error {
+				if k.Resource == owner {
+					scanned = append(scanned, k)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return tx.ScanKeys(func(k rekey.StoredKey) error { scanned = append(scanned, k); return nil })
-	})
-	if err != nil {
-		t.Fatal(err)
+		if len(keys) != 1 || len(scanned) != 1 || len(byDigest) != 1 {
+			t.Fatalf("%s: Keys, ScanKeys, KeysByDigest = %d, %d, %d keys; want 1 each", what, len(keys), len(scanned), len(byDigest))
+		}
+		for _, other := range [][]rekey.StoredKey{scanned, byDigest} {
+			o := other[0]
+			if o.Digest != keys[0].Digest || o.Previous != keys[0].Previous || string(o.PreviousCiphertext) != string(keys[0].PreviousCiphertext) ||
+				!o.PreviousValidUntil.Equal(keys[0].PreviousValidUntil) || !o.UpdatedAt.Equal(keys[0].UpdatedAt) {
+				t.Errorf("%s: ScanKeys or KeysByDigest = %+v, Keys = %+v; want the same key", what, o, keys[0])
+			}
+		}
+		return keys[0]
 	}
-	if len(scanned) != 1 || scanned[0].Previous != (rekey.Digest{1}) || string(scanned[0].Ciphertext) != "\x02" ||
-		string(scanned[0].PreviousCiphertext) != "\x01" || !scanned[0].UpdatedAt.Equal(time.Unix(2, 0)) {
-		t.Errorf("ScanKeys() = %+v, want one key with its previous digest and both ciphertexts", scanned)
+	put(1, time.Time{})
+	if k := one("first key"); k.Previous != (rekey.Digest{}) || k.PreviousCiphertext != nil || !k.PreviousValidUntil.IsZero() {
+		t.Errorf("first key: %+v, want no previous key", k)
+	}
+	until := time.Unix(2, 0).Add(time.Hour)
+	put(2, until) // rotated with a grace period
+	if k := one("rotation with grace"); k.Digest != (rekey.Digest{2}) || k.Previous != (rekey.Digest{1}) || string(k.PreviousCiphertext) != "\x01" ||
+		!k.PreviousValidUntil.Equal(until) || !k.UpdatedAt.Equal(time.Unix(2, 0)) {
+		t.Errorf("rotation with grace: %+v; want digest 2 with previous 1 valid until %v", k, until)
+	}
+	put(3, time.Time{}) // rotated without grace: the replaced key goes at once
+	if k := one("rotation without grace"); k.Digest != (rekey.Digest{3}) || k.Previous != (rekey.Digest{}) || k.PreviousCiphertext != nil || !k.PreviousValidUntil.IsZero() {
+		t.Errorf("rotation without grace: %+v; want digest 3 and no previous key", k)
+	}
+	put(4, time.Unix(4, 0)) // a window that ends with the change is no window
+	if k := one("rotation with an empty window"); k.PreviousCiphertext != nil || !k.PreviousValidUntil.IsZero() {
+		t.Errorf("rotation with PreviousValidUntil = UpdatedAt: %+v; want no previous key", k)
+	}
+	put(5, time.Unix(100, 0))
+	// Another owner's change after that window has ended may drop the
+	// expired key; one before it must not.
+	other := func(at int64) {
+		t.Helper()
+		mustUpdate(t, s, func(tx rekey.Tx) error {
+			_, err := tx.PutKey(rekey.StoredKey{Resource: "/subscriptions/x/other", Slot: rekey.Primary, Ciphertext: []byte{9}, Digest: rekey.Digest{9}, UpdatedAt: time.Unix(at, 0)})
+			return err
+		})
+	}
+	other(99)
+	if k := one("another owner's change within the window"); string(k.PreviousCiphertext) != "\x04" || !k.PreviousValidUntil.Equal(time.Unix(100, 0)) {
+		t.Errorf("after another owner's change within the window: %+v; want previous key 4 kept until 100", k)
+	}
+	other(100)
+	if k := one("another owner's change after the window"); k.PreviousCiphertext != nil && !k.PreviousValidUntil.Equal(time.Unix(100, 0)) {
+		t.Errorf("after the window: %+v; want the previous key dropped, or kept with its window", k)
 	}
 }
 
