@@ -27,7 +27,7 @@ func (g *Gateway) serveQnA(w http.ResponseWriter, r *http.Request) {
 	nowT := g.cfg.Now()
 	now, addr := nowT.UnixNano(), throttle.Addr(r)
 	if retry, throttled := g.limiter.Throttled(addr, nowT); throttled {
-		g.throttled(o, retry, func(status int, msg string) { writeQnA(o.rec, status, "QuotaExceeded", msg) })
+		g.refuseThrottled(o, retry, func(status int, msg string) { writeQnA(o.rec, status, "QuotaExceeded", msg) })
 		return
 	}
 	var (

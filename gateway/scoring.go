@@ -77,7 +77,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	}
 	o.endpoint = ep.name
 	if throttled {
-		g.throttled(o, retry, func(status int, msg string) { writeML(o.rec, status, msg) })
+		g.refuseThrottled(o, retry, func(status int, msg string) { writeML(o.rec, status, msg) })
 		return
 	}
 	if !m.ok {
@@ -130,9 +130,9 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 // dotSegmentMessage refuses a path with a dot segment below the prefix.
 const dotSegmentMessage = "The path must not contain '.' or '..' segments, in any encoding (such as %2e or ..%2f): rekey forwards the path below /endpoints/{endpointName} to the deployment as it is, and never above the deployment's base path. Send the path the model server expects, without dot segments."
 
-// throttled answers a request from an address serving a penalty, whose
+// refuseThrottled answers a request from an address serving a penalty, whose
 // credential was not checked.
-func (g *Gateway) throttled(o *outcome, retry time.Duration, write func(status int, msg string)) {
+func (g *Gateway) refuseThrottled(o *outcome, retry time.Duration, write func(status int, msg string)) {
 	g.m.throttled.Add(1, o.endpoint)
 	o.rec.Header().Set("Retry-After", throttle.RetryAfter(retry))
 	write(http.StatusTooManyRequests, throttle.Message(retry))
