@@ -15,6 +15,7 @@ package throttle
 import (
 	"hash/maphash"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,14 +136,23 @@ func (l *Limiter) sweepLocked(s *shard, now int64) {
 	}
 }
 
-// Addr is the address a request is throttled by: the peer's IP.
-// Forwarded headers are not trusted, since any client can set them.
+// Addr is the address a request is throttled by: the peer's IPv4
+// address, or the /64 network of its IPv6 address, since one host is
+// commonly handed a whole /64 and could otherwise guess from 2^64
+// addresses. Forwarded headers are not trusted, since any client can set
+// them.
 func Addr(r *http.Request) string {
 	host := r.RemoteAddr
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
-	return strings.Trim(host, "[]")
+	host = strings.Trim(host, "[]")
+	if strings.IndexByte(host, ':') >= 0 {
+		if a, err := netip.ParseAddr(host); err == nil && !a.Is4In6() {
+			return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+		}
+	}
+	return host
 }
 
 // RetryAfter is the Retry-After header value for a penalty with d left:

@@ -70,7 +70,9 @@ func TestSweep(t *testing.T) {
 
 func TestAddrAndRetryAfter(t *testing.T) {
 	for _, tt := range []struct{ remote, want string }{
-		{"192.0.2.1:1234", "192.0.2.1"}, {"[2001:db8::1]:80", "2001:db8::1"}, {"pipe", "pipe"},
+		{"192.0.2.1:1234", "192.0.2.1"}, {"[2001:db8::1]:80", "2001:db8::/64"}, {"[2001:db8::ffff:1:2:3]:80", "2001:db8::/64"},
+		{"[2001:db8:0:1::1]:80", "2001:db8:0:1::/64"}, {"[::1]:80", "::/64"}, {"[fe80::1%eth0]:80", "fe80::/64"},
+		{"[::ffff:192.0.2.1]:80", "::ffff:192.0.2.1"}, {"pipe", "pipe"},
 	} {
 		r := &http.Request{RemoteAddr: tt.remote}
 		if got := Addr(r); got != tt.want {
