@@ -124,6 +124,8 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, 
 		status, msg = http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(tooBig.Limit)+" bytes."
 	case r.Context().Err() != nil:
 		return // the client is gone
+	case errors.As(err, new(*badBody)):
+		status, msg = http.StatusBadRequest, "The request body could not be read: its chunked encoding is malformed or it was cut off."
 	case isTimeout(err):
 		status, msg = http.StatusGatewayTimeout, "The upstream of "+what+" did not answer in time."
 	}

@@ -155,10 +155,28 @@ func (g *Gateway) limitBody(o *outcome, r *http.Request) bool {
 		return false
 	}
 	if r.ContentLength < 0 { // chunked: count while it streams; otherwise the server reads no more than Content-Length
-		r.Body = http.MaxBytesReader(o.rec, r.Body, g.cfg.MaxRequestBody)
+		r.Body = chunkedBody{http.MaxBytesReader(o.rec, r.Body, g.cfg.MaxRequestBody)}
 	}
 	return true
 }
+
+// chunkedBody marks the errors of reading a chunked request body as the
+// client's (badBody), so that a malformed chunk is answered 400, not 502.
+type chunkedBody struct{ io.ReadCloser }
+
+func (b chunkedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &badBody{err}
+	}
+	return n, err
+}
+
+// badBody is an error reading the client's request body.
+type badBody struct{ err error }
+
+func (e *badBody) Error() string { return "reading the request body: " + e.err.Error() }
+func (e *badBody) Unwrap() error { return e.err }
 
 // maxMirrorBody is the largest body that is copied for mirroring; larger
 // requests are not mirrored.
