@@ -192,3 +192,36 @@ func BenchmarkDigest(b *testing.B) {
 		k.Digest(key)
 	}
 }
+
+// TestTokenSpellings: a token has one spelling. The signature's last
+// base64 character carries two unused bits, so before strict decoding
+// four strings verified as one token.
+func TestTokenSpellings(t *testing.T) {
+	k := keyring(t, 1)
+	now := time.Unix(1_700_000_000, 0)
+	tok := k.IssueToken("endpoint-uid", now, 0).Value
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	if last < 0 || last&3 != 0 {
+		t.Fatalf("the signature's last character %q has non-zero unused bits", tok[len(tok)-1])
+	}
+	if _, err := k.VerifyToken(tok, now); err != nil {
+		t.Fatalf("the canonical token does not verify: %v", err)
+	}
+	dot := strings.LastIndexByte(tok, '.')
+	for bits := 1; bits < 4; bits++ {
+		variant := tok[:len(tok)-1] + string(alphabet[last|bits])
+		if _, err := k.VerifyToken(variant, now); rekey.ErrorCode(err) != rekey.Unauthorized {
+			t.Errorf("the token with unused bits %02b in its last character verifies, want Unauthorized", bits)
+		}
+	}
+	for name, variant := range map[string]string{
+		"line break in the signature": tok[:dot+5] + "\n" + tok[dot+5:],
+		"line break in the claims":    tok[:8] + "\r\n" + tok[8:],
+		"padding":                     tok + "=",
+	} {
+		if _, err := k.VerifyToken(variant, now); rekey.ErrorCode(err) != rekey.Unauthorized {
+			t.Errorf("token with %s verifies, want Unauthorized", name)
+		}
+	}
+}

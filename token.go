@@ -71,12 +71,12 @@ func (k *Keyring) VerifyToken(token string, now time.Time) (string, error) {
 	if !ok {
 		return "", bad
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(macB64)
-	if err != nil || !hmac.Equal(mac, k.tokenMAC(tokenPrefix+claimsB64)) {
+	mac, ok := decodeCanonical(macB64)
+	if !ok || !hmac.Equal(mac, k.tokenMAC(tokenPrefix+claimsB64)) {
 		return "", bad
 	}
-	body, err := base64.RawURLEncoding.DecodeString(claimsB64)
-	if err != nil {
+	body, ok := decodeCanonical(claimsB64)
+	if !ok {
 		return "", bad
 	}
 	var c tokenClaims
@@ -84,4 +84,13 @@ func (k *Keyring) VerifyToken(token string, now time.Time) (string, error) {
 		return "", bad
 	}
 	return c.Endpoint, nil
+}
+
+// decodeCanonical decodes unpadded base64url, accepting only the one
+// spelling IssueToken produces: Strict refuses non-zero unused bits in the
+// last character (which would make four strings of one signature), and the
+// round trip refuses what even Strict skips (line breaks).
+func decodeCanonical(s string) ([]byte, bool) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return b, err == nil && base64.RawURLEncoding.EncodeToString(b) == s
 }

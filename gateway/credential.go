@@ -20,13 +20,3 @@ func credential(h http.Header, scheme string) string {
 	}
 	return v
 }
-
-// clientIP is the address brute-force throttling keys on: the peer's IP.
-// Forwarded headers are not trusted, since any client can set them.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
-}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/metrics"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Config configures a Gateway. Zero durations and limits take the defaults
@@ -38,8 +39,9 @@ type Config struct {
 	// the store (a start or restart) has no stale state. 0
 	// (Azure-faithful) by default.
 	PropagationDelay time.Duration
-	// FailLimit failed authentications per FailWindow from one address
-	// turn its further failures into 429; defaults 20 in 10s; -1 disables.
+	// FailLimit failed authentications within FailWindow from one address
+	// throttle it for a FailWindow: its requests get 429 without their
+	// credential being checked. Defaults 20 in 10s; -1 disables.
 	FailLimit  int
 	FailWindow time.Duration
 	// MaxRequestBody limits request bodies (default 64 MiB); MaxResponseBody
@@ -63,7 +65,7 @@ type Config struct {
 type Gateway struct {
 	cfg       Config
 	tbl       *table
-	limiter   *limiter
+	limiter   *throttle.Limiter // nil: no throttling
 	transport *http.Transport
 	errorLog  *log.Logger
 	mirrorc   *http.Client
@@ -109,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = &metrics.Registry{}
 	}
-	g := &Gateway{cfg: cfg, tbl: newTable(cfg.Keyring, cfg.Logger), limiter: newLimiter(cfg.FailLimit, cfg.FailWindow),
+	g := &Gateway{cfg: cfg, tbl: newTable(cfg.Keyring, cfg.Logger), limiter: throttle.New(cfg.FailLimit, cfg.FailWindow),
 		m: newGatewayMetrics(cfg.Metrics), sem: make(chan struct{}, 64), closed: make(chan struct{})}
 	g.tbl.delay, g.tbl.now, g.tbl.changed = cfg.PropagationDelay, cfg.Now, g.recheck
 	transport := &http.Transport{
@@ -125,7 +127,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	g.transport, g.errorLog = transport, slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
 	g.tbl.newProxy = g.newProxy
-	g.mirrorc = &http.Client{Transport: transport, Timeout: time.Minute}
+	// A mirror's redirect is not followed: its answer is discarded anyway,
+	// and following it would send the copy somewhere outside the base.
+	g.mirrorc = &http.Client{Transport: transport, Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if err := g.tbl.load(ctx, cfg.Source); err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ type upstream struct {
 	hits atomic.Int64
 }
 
-func newUpstream(t *testing.T, name string) *upstream {
+func newUpstream(t testing.TB, name string) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -67,7 +67,7 @@ func (u *upstream) last() *http.Request {
 // env is a gateway over a real SQLite store; resources are written
 // straight into the store, as the management API would.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store *sqlite.Store
 	kr    *rekey.Keyring
 	gw    *gateway.Gateway
@@ -90,7 +90,7 @@ func (w syncWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-func newEnv(t *testing.T, mod ...func(*gateway.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*gateway.Config)) *env {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rekey.db")
 	store, err := sqlite.Open(t.Context(), path)
@@ -267,7 +267,8 @@ func TestKeyAuthAndForwarding(t *testing.T) {
 // TestRotationCutsOffAtOnce: a regeneration in this process is enforced on
 // the very next request; the other slot never fails.
 func TestRotationCutsOffAtOnce(t *testing.T) {
-	e := newEnv(t)
+	// 20 refused old keys from one address would throttle it (TestBruteForce).
+	e := newEnv(t, func(c *gateway.Config) { c.FailLimit = -1 })
 	up := newUpstream(t, "blue")
 	ep, p, s := e.endpoint("ep1", rekey.AuthKey, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
 	stop := make(chan struct{})
@@ -512,8 +513,9 @@ func keysOf(t *testing.T, e *env, ep *rekey.Endpoint) (string, string) {
 	return pair.Primary, pair.Secondary
 }
 
-// TestBruteForce: past the limit an address's failures get 429 with
-// Retry-After, its valid requests still pass, and the window ends.
+// TestBruteForce: once an address reaches the limit, all its requests get
+// 429 with Retry-After, without their key being checked (a right key
+// too), until the penalty ends.
 func TestBruteForce(t *testing.T) {
 	e := newEnv(t, func(c *gateway.Config) { c.FailLimit, c.FailWindow = 5, 10*time.Second })
 	up := newUpstream(t, "blue")
@@ -524,13 +526,17 @@ func TestBruteForce(t *testing.T) {
 		}
 	}
 	resp, _ := e.call("POST", "/endpoints/ep1/score", "Bearer guess", "{}")
-	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("6th failure = %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "10" {
+		t.Errorf("6th failure = %d (Retry-After %q), want 429 with Retry-After 10", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if st := e.status("/endpoints/ep1/score", "Bearer "+p); st != 200 {
-		t.Errorf("valid key from a throttled address = %d, want 200", st)
+	resp, body := e.call("POST", "/endpoints/ep1/score", "Bearer "+p, "{}")
+	if resp.StatusCode != 429 || !strings.Contains(body, "throttled") || !strings.Contains(body, "Retry after 10 seconds") || up.hits.Load() != 0 {
+		t.Errorf("valid key from a throttled address = %d %s (upstream hits %d), want 429 saying so, and nothing forwarded", resp.StatusCode, body, up.hits.Load())
 	}
 	e.clock.Add(11 * time.Second)
+	if st := e.status("/endpoints/ep1/score", "Bearer "+p); st != 200 {
+		t.Errorf("valid key after the penalty = %d, want 200", st)
+	}
 	if st := e.status("/endpoints/ep1/score", "Bearer guess"); st != 401 {
 		t.Errorf("failure after the window = %d, want 401", st)
 	}

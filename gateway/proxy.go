@@ -14,7 +14,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -33,21 +32,14 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			esc := pr.In.URL.EscapedPath()
-			if !qna { // drop "/endpoints/{name}"
-				rest := esc[len("/endpoints/"):]
-				if i := strings.IndexByte(rest, '/'); i >= 0 {
-					esc = rest[i:]
-				} else {
-					esc = "/"
-				}
+			if !qna {
+				esc = belowPrefix(esc)
 			}
-			path, err := url.PathUnescape(esc)
-			if err != nil {
-				path = esc
+			pr.Out.URL = upstreamURL(upstream, esc, pr.In.URL.RawQuery)
+			pr.Out.Host = "" // the upstream's own
+			for _, h := range credentialHeaders {
+				pr.Out.Header.Del(h)
 			}
-			pr.Out.URL.Path, pr.Out.URL.RawPath = path, esc
-			pr.SetURL(upstream)
-			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del(headerDeployment)
 			pr.SetXForwarded()
 		},
@@ -60,7 +52,8 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 			}
 			resp.Header.Del(headerRequestID) // the client has the gateway's
 			if g.cfg.MaxResponseBody > 0 {
-				resp.Body = &cappedBody{ReadCloser: resp.Body, left: g.cfg.MaxResponseBody}
+				o, _ := resp.Request.Context().Value(outcomeKey{}).(*outcome)
+				resp.Body = &cappedBody{ReadCloser: resp.Body, left: g.cfg.MaxResponseBody, o: o}
 			}
 			return nil
 		},
@@ -83,6 +76,9 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 // upgrade, the client's; a stream is aborted.
 func (g *Gateway) forward(o *outcome, r *http.Request, p *httputil.ReverseProxy) {
 	r.Header.Set(headerRequestID, o.reqID)
+	if g.cfg.MaxResponseBody > 0 { // so that a cut-off can be told apart (cappedBody)
+		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, o))
+	}
 	o.proxied = true
 	ctx, cancel := context.WithCancel(r.Context())
 	o.adm.g, o.adm.cancel, o.adm.name = g, cancel, o.endpoint
@@ -96,13 +92,28 @@ func (g *Gateway) forward(o *outcome, r *http.Request, p *httputil.ReverseProxy)
 // the status has gone out already, so the client sees a truncated body.
 var errResponseTooLarge = errors.New("upstream response larger than the gateway's limit")
 
+// outcomeKey carries a request's outcome to its cappedBody, only when
+// MaxResponseBody is set.
+type outcomeKey struct{}
+
+// cappedBody passes at most left bytes of an upstream body, then fails
+// the copy (the proxy aborts the response) and marks the outcome
+// truncated, so it is not counted and logged as a complete answer.
 type cappedBody struct {
 	io.ReadCloser
 	left int64
+	o    *outcome // or nil
 }
 
 func (c *cappedBody) Read(p []byte) (int, error) {
 	if c.left <= 0 {
+		var one [1]byte // a body of exactly the limit is not cut off
+		if n, err := c.ReadCloser.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		if c.o != nil {
+			c.o.truncated = true
+		}
 		return 0, errResponseTooLarge
 	}
 	if int64(len(p)) > c.left {
@@ -128,6 +139,8 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, 
 		status, msg = http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(tooBig.Limit)+" bytes."
 	case r.Context().Err() != nil:
 		return // the client is gone
+	case errors.As(err, new(*badBody)):
+		status, msg = http.StatusBadRequest, "The request body could not be read: its chunked encoding is malformed or it was cut off."
 	case isTimeout(err):
 		status, msg = http.StatusGatewayTimeout, "The upstream of "+what+" did not answer in time."
 	}
@@ -154,6 +167,7 @@ type outcome struct {
 	start                      time.Time
 	endpoint, deployment, slot string
 	proxied                    bool      // the answer came from an upstream
+	truncated                  bool      // the upstream's body was cut off at MaxResponseBody
 	adm                        admission // what let the request in
 }
 
@@ -171,15 +185,29 @@ func (g *Gateway) finish(o *outcome) {
 	if status == 0 {
 		status = 499 // the client went away before an answer
 	}
-	g.m.requests.Add(1, o.endpoint, o.deployment, o.slot, statusText(status))
+	code := statusText(status)
+	if o.truncated {
+		// The client got the status line and part of the body: not a
+		// success, so not counted under its status.
+		code = "truncated"
+	}
+	g.m.requests.Add(1, o.endpoint, o.deployment, o.slot, code)
 	if o.proxied && !o.headerAt.IsZero() {
 		g.m.upstreamLatency.Observe(o.headerAt.Sub(o.start).Seconds(), o.endpoint, o.deployment)
 	}
+	if o.truncated {
+		g.cfg.Logger.LogAttrs(o.r.Context(), slog.LevelWarn, "upstream response cut off at --gateway-max-response-body",
+			slog.String("request_id", o.reqID), slog.String("endpoint", o.endpoint), slog.String("deployment", o.deployment),
+			slog.Int64("limit", g.cfg.MaxResponseBody))
+	}
 	if g.cfg.AccessLog {
-		g.cfg.Logger.LogAttrs(o.r.Context(), slog.LevelInfo, "gateway request",
-			slog.String("request_id", o.reqID), slog.String("method", o.r.Method), slog.String("endpoint", o.endpoint),
+		attrs := []slog.Attr{slog.String("request_id", o.reqID), slog.String("method", o.r.Method), slog.String("endpoint", o.endpoint),
 			slog.String("deployment", o.deployment), slog.String("slot", o.slot), slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(o.start).Microseconds())/1000))
+			slog.Float64("duration_ms", float64(time.Since(o.start).Microseconds())/1000)}
+		if o.truncated {
+			attrs = append(attrs, slog.Bool("truncated", true))
+		}
+		g.cfg.Logger.LogAttrs(o.r.Context(), slog.LevelInfo, "gateway request", attrs...)
 	}
 }
 

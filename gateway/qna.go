@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 	"strings"
+
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // serveQnA handles the QnA runtime: POST /qnamaker/knowledgebases/{kbId}/
@@ -18,7 +20,16 @@ func (g *Gateway) serveQnA(w http.ResponseWriter, r *http.Request) {
 		writeQnA(o.rec, http.StatusMethodNotAllowed, "BadArgument", "generateAnswer and train take POST.")
 		return
 	}
-	now := g.cfg.Now().UnixNano()
+	if hasDotSegment(r.URL.EscapedPath()) {
+		writeQnA(o.rec, http.StatusBadRequest, "BadArgument", "The path must not contain '.' or '..' segments, in any encoding (such as %2e or ..%2f). Send /qnamaker/knowledgebases/{kbId}/generateAnswer or /train.")
+		return
+	}
+	nowT := g.cfg.Now()
+	now, addr := nowT.UnixNano(), throttle.Addr(r)
+	if retry, throttled := g.limiter.Throttled(addr, nowT); throttled {
+		g.refuseThrottled(o, retry, func(status int, msg string) { writeQnA(o.rec, status, "QuotaExceeded", msg) })
+		return
+	}
 	var (
 		acc *account
 		m   match
@@ -35,7 +46,8 @@ func (g *Gateway) serveQnA(w http.ResponseWriter, r *http.Request) {
 		g.tbl.mu.RUnlock()
 	}
 	if acc == nil || !m.ok {
-		g.denied(o, r, func(status int) {
+		// The runtime's scheme is EndpointKey, not Bearer.
+		g.denied(o, addr, nowT, "EndpointKey", func(status int) {
 			writeQnA(o.rec, status, "Unauthorized", "Access denied due to invalid endpoint key. Send 'Authorization: EndpointKey <key>' with the primary or secondary endpoint key of a QnAMaker account.")
 		})
 		return

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // unknownEndpoint labels requests for endpoints that do not exist.
@@ -25,38 +27,49 @@ var slotNames = [...]string{"primary", "secondary"}
 func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	o := g.begin(w, r)
 	defer g.finish(o)
-	esc := r.URL.EscapedPath()[len("/endpoints/"):]
-	escName, escRest, _ := strings.Cut(esc, "/")
-	name, err := url.PathUnescape(escName)
 	// Metrics are labelled with known endpoints only, so requests for
 	// made-up names cannot grow them without bound.
 	o.endpoint = unknownEndpoint
-	if err != nil || name == "" {
+	esc, ok := strings.CutPrefix(r.URL.EscapedPath(), scoringPrefix)
+	escName, escRest, _ := strings.Cut(esc, "/")
+	name, err := url.PathUnescape(escName)
+	if !ok || err != nil || name == "" {
 		writeML(o.rec, http.StatusNotFound, "No endpoint is named in this path. Scoring URIs have the form /endpoints/{endpointName}/score.")
 		return
 	}
+	if hasDotSegment(escRest) {
+		writeML(o.rec, http.StatusBadRequest, dotSegmentMessage)
+		return
+	}
 
-	now := g.cfg.Now().UnixNano()
+	nowT := g.cfg.Now()
+	now := nowT.UnixNano()
+	addr := throttle.Addr(r)
 	var (
-		m    match
-		ks   *keySet
-		mode rekey.AuthMode
+		m         match
+		ks        *keySet
+		mode      rekey.AuthMode
+		retry     time.Duration
+		throttled bool
 	)
 	cred := credential(r.Header, "Bearer")
 	g.tbl.mu.RLock()
 	ep := g.tbl.byName[strings.ToLower(name)]
 	if ep != nil {
 		mode, ks = ep.authMode, ep.keys
-		switch {
-		case cred == "":
-		case mode == rekey.AuthKey:
-			o.adm.fp = g.tbl.fp.of(cred)
-			m = check(ks, &o.adm.fp, now)
-			o.adm.kind = admitKey
-		case mode == rekey.AuthAMLToken:
-			uid, err := g.cfg.Keyring.VerifyToken(cred, g.cfg.Now())
-			m.ok = err == nil && subtle.ConstantTimeCompare([]byte(uid), []byte(ep.uid)) == 1
-			o.adm.kind, o.adm.uid = admitToken, ep.uid
+		// A throttled address's credential is not judged at all.
+		if retry, throttled = g.limiter.Throttled(addr, nowT); !throttled {
+			switch {
+			case cred == "":
+			case mode == rekey.AuthKey:
+				o.adm.fp = g.tbl.fp.of(cred)
+				m = check(ks, &o.adm.fp, now)
+				o.adm.kind = admitKey
+			case mode == rekey.AuthAMLToken:
+				uid, err := g.cfg.Keyring.VerifyToken(cred, nowT)
+				m.ok = err == nil && subtle.ConstantTimeCompare([]byte(uid), []byte(ep.uid)) == 1
+				o.adm.kind, o.adm.uid = admitToken, ep.uid
+			}
 		}
 		o.adm.route = ep.key
 	}
@@ -66,6 +79,10 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.endpoint = ep.name
+	if throttled {
+		g.refuseThrottled(o, retry, func(status int, msg string) { writeML(o.rec, status, msg) })
+		return
+	}
 	if !m.ok {
 		msg := "key_auth_access_denied: send 'Authorization: Bearer <key>' with the primary or secondary key of this endpoint."
 		switch mode {
@@ -74,7 +91,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 		case rekey.AuthAADToken:
 			msg = "aad_token_auth_access_denied: this endpoint has authMode AADToken, which rekey does not verify yet. Use authMode Key or AMLToken."
 		}
-		g.denied(o, r, func(status int) { writeML(o.rec, status, msg) })
+		g.denied(o, addr, nowT, "Bearer", func(status int) { writeML(o.rec, status, msg) })
 		return
 	}
 	if mode == rekey.AuthKey {
@@ -113,17 +130,23 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	g.forward(o, r, d.proxy)
 }
 
-// denied answers a failed authentication: 429 once the client's address
-// has failed too often, otherwise 401 with the dialect's body.
-func (g *Gateway) denied(o *outcome, r *http.Request, write func(status int)) {
+// dotSegmentMessage refuses a path with a dot segment below the prefix.
+const dotSegmentMessage = "The path must not contain '.' or '..' segments, in any encoding (such as %2e or ..%2f): rekey forwards the path below /endpoints/{endpointName} to the deployment as it is, and never above the deployment's base path. Send the path the model server expects, without dot segments."
+
+// refuseThrottled answers a request from an address serving a penalty, whose
+// credential was not checked.
+func (g *Gateway) refuseThrottled(o *outcome, retry time.Duration, write func(status int, msg string)) {
+	g.m.throttled.Add(1, o.endpoint)
+	o.rec.Header().Set("Retry-After", throttle.RetryAfter(retry))
+	write(http.StatusTooManyRequests, throttle.Message(retry))
+}
+
+// denied answers a failed authentication with 401 and the dialect's body,
+// and counts the failure against the client's address.
+func (g *Gateway) denied(o *outcome, addr string, now time.Time, scheme string, write func(status int)) {
 	g.m.authFailures.Add(1, o.endpoint)
-	if throttled, retry := g.limiter.fail(clientIP(r), g.cfg.Now()); throttled {
-		g.m.throttled.Add(1, o.endpoint)
-		o.rec.Header().Set("Retry-After", itoa(int(retry.Seconds())+1))
-		write(http.StatusTooManyRequests)
-		return
-	}
-	o.rec.Header().Set("WWW-Authenticate", "Bearer")
+	g.limiter.Fail(addr, now)
+	o.rec.Header().Set("WWW-Authenticate", scheme)
 	write(http.StatusUnauthorized)
 }
 
@@ -135,10 +158,28 @@ func (g *Gateway) limitBody(o *outcome, r *http.Request) bool {
 		return false
 	}
 	if r.ContentLength < 0 { // chunked: count while it streams; otherwise the server reads no more than Content-Length
-		r.Body = http.MaxBytesReader(o.rec, r.Body, g.cfg.MaxRequestBody)
+		r.Body = chunkedBody{http.MaxBytesReader(o.rec, r.Body, g.cfg.MaxRequestBody)}
 	}
 	return true
 }
+
+// chunkedBody marks the errors of reading a chunked request body as the
+// client's (badBody), so that a malformed chunk is answered 400, not 502.
+type chunkedBody struct{ io.ReadCloser }
+
+func (b chunkedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &badBody{err}
+	}
+	return n, err
+}
+
+// badBody is an error reading the client's request body.
+type badBody struct{ err error }
+
+func (e *badBody) Error() string { return "reading the request body: " + e.err.Error() }
+func (e *badBody) Unwrap() error { return e.err }
 
 // maxMirrorBody is the largest body that is copied for mirroring; larger
 // requests are not mirrored.
@@ -172,15 +213,16 @@ func (g *Gateway) mirror(r *http.Request, ep *endpoint, escPath string) {
 			g.m.mirrorDropped.Add(1, ep.name, d.name)
 			continue
 		}
-		u := d.upstream.JoinPath(escPathUnescaped(escPath))
-		u.RawQuery = r.URL.RawQuery
+		u := upstreamURL(d.upstream, escPath, r.URL.RawQuery)
 		req, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, u.String(), bytes.NewReader(body))
 		if err != nil {
 			<-g.sem
 			continue
 		}
 		req.Header = r.Header.Clone()
-		req.Header.Del("Authorization")
+		for _, h := range credentialHeaders {
+			req.Header.Del(h)
+		}
 		req.Header.Del(headerDeployment)
 		g.wg.Add(1)
 		go func(name string) {
@@ -196,11 +238,4 @@ func (g *Gateway) mirror(r *http.Request, ep *endpoint, escPath string) {
 			g.m.mirrored.Add(1, ep.name, name, itoa(resp.StatusCode))
 		}(d.name)
 	}
-}
-
-func escPathUnescaped(p string) string {
-	if u, err := url.PathUnescape(p); err == nil {
-		return u
-	}
-	return p
 }

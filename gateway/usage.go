@@ -93,12 +93,12 @@ type gatewayMetrics struct {
 
 func newGatewayMetrics(r *metrics.Registry) gatewayMetrics {
 	return gatewayMetrics{
-		requests: r.Counter("rekey_gateway_requests_total", "Data-plane requests by endpoint, deployment, key slot and status.",
+		requests: r.Counter("rekey_gateway_requests_total", "Data-plane requests by endpoint, deployment, key slot and status; code=truncated for responses cut off at the gateway's response size limit.",
 			"endpoint", "deployment", "slot", "code"),
 		upstreamLatency: r.Histogram("rekey_gateway_upstream_latency_seconds", "Time from accepting a request to the upstream's response headers.",
 			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "endpoint", "deployment"),
 		authFailures:  r.Counter("rekey_gateway_auth_failures_total", "Requests refused for a missing, malformed or wrong credential.", "endpoint"),
-		throttled:     r.Counter("rekey_gateway_throttled_total", "Failing requests answered 429 because their address failed too often.", "endpoint"),
+		throttled:     r.Counter("rekey_gateway_throttled_total", "Requests answered 429, without their credential being checked, because their address failed authentication too often.", "endpoint"),
 		graceRequests: r.Counter("rekey_gateway_grace_requests_total", "Requests that used a replaced key within the window recorded when it was replaced.", "endpoint", "slot"),
 		mirrored:      r.Counter("rekey_gateway_mirrored_total", "Mirrored copies sent, by endpoint, deployment and upstream status.", "endpoint", "deployment", "code"),
 		mirrorDropped: r.Counter("rekey_gateway_mirror_dropped_total", "Mirrored copies dropped because too many were in flight.", "endpoint", "deployment"),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Authenticator checks the admin bearer token (see arm.Authenticator).
@@ -26,11 +27,13 @@ const Prefix = "/rekey/v1/"
 // New returns the admin API handler. flush, when not nil, writes the
 // gateway's pending usage counts before they are read: with a gateway in
 // the same process, usage is then exact; one in another process writes
-// them every --usage-flush.
+// them every --usage-flush. lim (or nil) throttles addresses that fail
+// authentication too often; it takes the ARM API's token, so the two
+// share one limiter.
 //
 // id, when not nil, adds the token service's administration: service
 // principals and signing key rotation (see mountIdentity).
-func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity) http.Handler {
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity, lim *throttle.Limiter) http.Handler {
 	mux := http.NewServeMux()
 	if id != nil {
 		mountIdentity(mux, store, id, logger)
@@ -47,13 +50,21 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}] and POST "+Prefix+"signingKeys/rotate.")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr, now := throttle.Addr(r), time.Now()
+		if retry, throttled := lim.Throttled(addr, now); throttled {
+			w.Header().Set("Retry-After", throttle.RetryAfter(retry))
+			writeError(w, http.StatusTooManyRequests, "TooManyRequests", throttle.Message(retry))
+			return
+		}
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" { // schemes are case-insensitive
+			lim.Fail(addr, now)
 			writeError(w, http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. Send 'Authorization: Bearer <admin token>'.")
 			return
 		}
 		if _, err := auth.Authenticate(r.Context(), strings.TrimSpace(tok)); err != nil {
 			if rekey.ErrorCode(err) == rekey.Unauthorized {
+				lim.Fail(addr, now)
 				writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 			} else {
 				logger.Error("admin authentication", "err", err)

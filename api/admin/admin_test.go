@@ -15,6 +15,7 @@ import (
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/api/admin"
 	"github.com/rekey-dev/rekey/store/sqlite"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 type auth struct{}
@@ -40,7 +41,7 @@ func TestUsage(t *testing.T) {
 		}
 		return tx.AddKeyUsage(rekey.KeyUsage{Owner: ep.Key(), Slot: rekey.Secondary, Requests: 7, GraceRequests: 2, LastUsed: used})
 	})
-	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil))
+	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, nil))
 	defer srv.Close()
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)
@@ -83,5 +84,35 @@ func TestUsage(t *testing.T) {
 		if st != tt.status || !strings.Contains(body, `"code":"`+tt.code+`"`) {
 			t.Errorf("GET %s = %d %s, want %d %s", tt.path, st, body, tt.status, tt.code)
 		}
+	}
+}
+
+// TestThrottle: the admin API takes the ARM API's token, so it is
+// throttled the same way: after the limit, 429 even for the right token.
+func TestThrottle(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rekey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, throttle.New(2, 10*time.Second)))
+	defer srv.Close()
+	var got []int
+	for _, tok := range []string{"wrong", "wrong", "admin-token"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/rekey/v1/keys/usage?resource=x", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got = append(got, resp.StatusCode)
+		if resp.StatusCode == 429 && (!strings.Contains(string(b), `"code":"TooManyRequests"`) || resp.Header.Get("Retry-After") == "") {
+			t.Errorf("429 body %s, Retry-After %q; want TooManyRequests and Retry-After", b, resp.Header.Get("Retry-After"))
+		}
+	}
+	if got[0] != 401 || got[1] != 401 || got[2] != 429 {
+		t.Errorf("statuses %v, want [401 401 429]", got)
 	}
 }

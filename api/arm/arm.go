@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Authenticator checks a management bearer token. It is the seam for a
@@ -51,6 +52,9 @@ type Config struct {
 	Tenant string
 	// MaxBody limits request bodies; default 1 MiB.
 	MaxBody int64
+	// Throttle refuses addresses that failed authentication too often;
+	// nil throttles nothing.
+	Throttle *throttle.Limiter
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }

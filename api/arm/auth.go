@@ -6,34 +6,50 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/identity"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // authenticate requires a valid management bearer token on every request:
-// an access token from rekey's token service or the admin token.
+// an access token from rekey's token service or the admin token. An
+// address that has failed too often is refused with 429 before its token
+// is looked at, and every 401 counts against it.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	return handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		h := r.Header.Get("Authorization")
-		if h == "" {
-			return a.challenge(w, r, errWire(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."))
+		addr, now := throttle.Addr(r), a.Now()
+		if retry, throttled := a.Throttle.Throttled(addr, now); throttled {
+			w.Header().Set("Retry-After", throttle.RetryAfter(retry))
+			return errWire(http.StatusTooManyRequests, "TooManyRequests", throttle.Message(retry))
 		}
-		scheme, token, ok := strings.Cut(h, " ")
-		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return a.challenge(w, r, errWire(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is invalid: it must be 'Bearer <token>'."))
+		err := a.checkToken(w, r, next)
+		if st, _ := status(err); err != nil && st == http.StatusUnauthorized {
+			a.Throttle.Fail(addr, now)
 		}
-		p, err := a.Auth.Authenticate(r.Context(), token)
-		if reason, ok := identity.ErrReason(err); ok {
-			return a.challenge(w, r, errWire(http.StatusUnauthorized, tokenCodes[reason], err.Error()))
-		}
-		if rekey.ErrorCode(err) == rekey.Unauthorized {
-			return a.challenge(w, r, errWire(http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid. Use a token from this server's token service, or its admin token (the file admin-token in its data directory, or REKEY_ADMIN_TOKEN)."))
-		}
-		if err != nil {
-			return err
-		}
-		next.ServeHTTP(w, r.WithContext(rekey.WithPrincipal(r.Context(), p)))
-		return nil
+		return err
 	})
+}
+
+func (a *api) checkToken(w http.ResponseWriter, r *http.Request, next http.Handler) error {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return a.challenge(w, r, errWire(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."))
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return a.challenge(w, r, errWire(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is invalid: it must be 'Bearer <token>'."))
+	}
+	p, err := a.Auth.Authenticate(r.Context(), token)
+	if reason, ok := identity.ErrReason(err); ok {
+		return a.challenge(w, r, errWire(http.StatusUnauthorized, tokenCodes[reason], err.Error()))
+	}
+	if rekey.ErrorCode(err) == rekey.Unauthorized {
+		return a.challenge(w, r, errWire(http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid. Use a token from this server's token service, or its admin token (the file admin-token in its data directory, or REKEY_ADMIN_TOKEN)."))
+	}
+	if err != nil {
+		return err
+	}
+	next.ServeHTTP(w, r.WithContext(rekey.WithPrincipal(r.Context(), p)))
+	return nil
 }
 
 // tokenCodes are ARM's codes for refused access tokens.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Config holds what the QnA API needs.
@@ -31,6 +32,9 @@ type Config struct {
 	MaxBody int64
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Throttle refuses addresses that failed authentication too often;
+	// nil throttles nothing.
+	Throttle *throttle.Limiter
 }
 
 // Subscription-key failures all get this message, so a caller learns
@@ -60,7 +64,9 @@ func New(cfg Config) http.Handler {
 }
 
 // serve routes one request: the path first (unknown paths are 404 for
-// everyone), then the subscription key, then the operation.
+// everyone), then the subscription key, then the operation. An address
+// that failed authentication too often gets 429 before its key is
+// looked at.
 func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 	rt, ok := parsePath(r.URL.Path)
 	switch {
@@ -74,7 +80,15 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		return &statusError{http.StatusMethodNotAllowed, "BadArgument", "The method " + rekey.Clip(r.Method, 80) + " is not allowed here. Allowed: " + strings.Join(allowed, ", ") + "."}
 	}
+	addr, now := throttle.Addr(r), a.Now()
+	if retry, throttled := a.Throttle.Throttled(addr, now); throttled {
+		w.Header().Set("Retry-After", throttle.RetryAfter(retry))
+		return &statusError{http.StatusTooManyRequests, "QuotaExceeded", throttle.Message(retry)}
+	}
 	acc, err := a.authenticate(r)
+	if rekey.ErrorCode(err) == rekey.Unauthorized {
+		a.Throttle.Fail(addr, now)
+	}
 	if err != nil {
 		return err
 	}

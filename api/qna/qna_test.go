@@ -33,15 +33,19 @@ type env struct {
 	kr    *rekey.Keyring
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, mod ...func(*qna.Config)) *env {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rekey.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	kr, _ := rekey.NewKeyring(bytes.Repeat([]byte{3}, 32))
-	h := qna.New(qna.Config{Store: store, Keyring: kr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		InstalledVersion: "4.0.5", LastStableVersion: "4.0.6", Language: "English", MaxBody: 1024})
+	cfg := qna.Config{Store: store, Keyring: kr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		InstalledVersion: "4.0.5", LastStableVersion: "4.0.6", Language: "English", MaxBody: 1024}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	h := qna.New(cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); store.Close() })
 	return &env{t: t, srv: srv, store: store, kr: kr}

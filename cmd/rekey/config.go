@@ -148,8 +148,8 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 		}
 		c.AuthFailLimit = n
 	}
-	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", c.AuthFailLimit, "failed authentications per window from one address before its failures get 429; 0 disables (REKEY_AUTH_FAIL_LIMIT)")
-	dur(&c.AuthFailWindow, "auth-fail-window", "REKEY_AUTH_FAIL_WINDOW", 10*time.Second, "window of --auth-fail-limit")
+	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", c.AuthFailLimit, "failed authentications within --auth-fail-window from one address that throttle it: for one window, all its requests get 429 without their credentials being checked; counted separately on the gateway and on the management listener; 0 disables (REKEY_AUTH_FAIL_LIMIT)")
+	dur(&c.AuthFailWindow, "auth-fail-window", "REKEY_AUTH_FAIL_WINDOW", 10*time.Second, "window of --auth-fail-limit, and the length of the penalty")
 	fs.Int64Var(&c.GatewayMaxRequestBody, "gateway-max-request-body", 64<<20, "largest request body the gateway forwards, in `bytes`")
 	fs.Int64Var(&c.GatewayMaxResponseBody, "gateway-max-response-body", 0, "cut off upstream responses larger than this many `bytes`; 0: no limit")
 	dur(&c.UpstreamConnectTimeout, "upstream-connect-timeout", "REKEY_UPSTREAM_CONNECT_TIMEOUT", 5*time.Second, "time to connect to an upstream")

@@ -25,6 +25,7 @@ import (
 	"github.com/rekey-dev/rekey/ops"
 	"github.com/rekey-dev/rekey/server"
 	"github.com/rekey-dev/rekey/store/sqlite"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 const serveHelp = `Usage: rekey serve [flags]
@@ -174,21 +175,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		auth := server.TokenAuth{Store: store}
+		// One limiter for the management listener: the ARM and admin APIs
+		// take the same token, and the QnA authoring API is on the same
+		// listener. The gateway keeps its own counts with the same numbers.
+		lim := throttle.New(cfg.AuthFailLimit, cfg.AuthFailWindow)
 		armAPI := arm.New(arm.Config{
 			Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake,
 			Auth:           identity.Authenticator{Verifier: ids.Verifier(identity.ARMAudiences), Opaque: auth},
 			OperationDelay: cfg.OperationDelay, APIVersions: cfg.apiVersions(), TokenLifetime: cfg.AMLTokenLifetime,
 			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Tenant: ids.Tenant(),
+			Throttle: lim,
 		})
 		qnaAPI := qna.New(qna.Config{
 			Store: store, Keyring: keyring, Logger: logger,
-			InstalledVersion: cfg.QnAInstalled, LastStableVersion: cfg.QnALastStable, Language: cfg.QnALanguage,
+			InstalledVersion: cfg.QnAInstalled, LastStableVersion: cfg.QnALastStable, Language: cfg.QnALanguage, Throttle: lim,
 		})
 		tokenService := ids.Handler()
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin: admin.New(store, auth, logger, flushUsage(gw), ids), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, lim), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
