@@ -66,7 +66,7 @@ func New(o Options) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	return recoverPanics(logger, accessLog(logger, bodyTimeout(o.BodyTimeout, root)))
+	return recoverPanics(logger, accessLog(logger, GuardBody(o.BodyTimeout, root)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {

@@ -37,9 +37,18 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		}
 		serveUsage(w, r, store, logger)
 	})
-	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}.")
-	})
+	}
+	mux.HandleFunc(Prefix, notFound)
+	mux.HandleFunc(strings.TrimSuffix(Prefix, "/"), notFound) // else ServeMux redirects to Prefix
+	return RequireToken(auth, logger, mux)
+}
+
+// RequireToken serves next only to a request bearing the admin token,
+// and answers 401 in the admin API's envelope otherwise. /metrics uses it
+// under --metrics-auth.
+func RequireToken(auth Authenticator, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" { // schemes are case-insensitive
@@ -55,7 +64,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 			}
 			return
 		}
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 
