@@ -43,7 +43,9 @@ func TestUncleanPathsGetAnEnvelopeNotARedirect(t *testing.T) {
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				var env struct{ Error struct{ Code, Message string } }
+				var env struct {
+					Error struct{ Code, Message string }
+				}
 				json.Unmarshal(body, &env)
 				want, wantCode := http.StatusNotFound, "NotFound"
 				if token == "" {
