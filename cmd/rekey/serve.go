@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"time"
@@ -56,8 +55,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logger := newLogger(cfg.LogFormat, stderr)
 	tuneGC(getenv)
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := secureDataDir(cfg.DataDir, logger); err != nil {
+		return err
 	}
 	master, err := masterKey(cfg.DataDir, getenv, logger)
 	if err != nil {
