@@ -49,15 +49,17 @@ type serveConfig struct {
 	UsageFlush              time.Duration
 }
 
-// Default ceilings on concurrent connections per listener. An HTTP/1.1
-// connection costs a goroutine and two 4 KiB buffers (about 10 KiB idle,
-// more with TLS) and one file descriptor; 16384 gateway connections then
-// stay well inside the 1 GiB soft memory limit and a typical 65536
-// descriptor limit, while no real client pool comes near them. The
-// management API serves operators and CI, so 4096 is generous.
+// Default ceilings on concurrent connections per listener. A connection
+// costs a file descriptor, a goroutine and buffers: measured idle, about
+// 25 KiB on plain HTTP and 60 KiB with TLS. 8192 gateway connections then
+// take at most about 0.5 GiB, inside the 1 GiB soft memory limit, and
+// with as many upstream connections and the management listener's, fit a
+// 65536 descriptor limit; no realistic client pool needs more from one
+// process. The management API serves operators, CI and SDKs, which keep
+// a few connections each: 1024 is generous.
 const (
-	defaultMaxConnections        = 4096
-	defaultGatewayMaxConnections = 16384
+	defaultMaxConnections        = 1024
+	defaultGatewayMaxConnections = 8192
 )
 
 // Roles a process can take.

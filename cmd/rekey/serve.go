@@ -54,6 +54,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
 	tuneGC(getenv)
+	warnFDLimit(cfg, logger)
 
 	if err := secureDataDir(cfg.DataDir, logger); err != nil {
 		return err
