@@ -7,43 +7,48 @@ import (
 	"time"
 )
 
-// GuardBody keeps a client that stops sending its request body from
-// holding a connection, on any listener it wraps.
+// GuardStalls keeps a client that stops sending its request, or stops
+// reading its response, from holding a connection, on any listener it
+// wraps: the connection is dropped after d without progress. A slow but
+// steady upload or download of any size is never cut off, as
+// http.Server.ReadTimeout and WriteTimeout would.
 //
 // net/http reads an unread request body in two places, both without a
-// deadline unless http.Server.ReadTimeout is set (which would also cut off
-// a slow but steady upload): before it writes the response headers
-// (RFC 9112 lets a client send the whole request before reading the
-// answer, so it drains up to 256 KiB), and again after the handler
-// returns, to reuse the connection. A client that declares
-// Content-Length: 200000 and sends one byte held both listeners that way
-// for as long as it liked. GuardBody therefore:
+// deadline: before it writes the response headers (it drains up to
+// 256 KiB, for clients that send the whole request before they read the
+// answer), and again after the handler returns, to reuse the connection.
+// A client that declared Content-Length: 200000 and sent one byte held a
+// connection that way for as long as it liked, even when refused.
+// GuardStalls therefore:
 //
-//   - gives every read of the body d to make progress, so a stalled
-//     upload fails within d while a steady one of any size goes through;
-//   - answers a response whose request body was not read to the end with
-//     "Connection: close", which makes net/http send it at once instead of
-//     draining first;
+//   - gives every read of the body d to make progress;
+//   - answers a response that starts before the request body was read to
+//     the end with "Connection: close", which makes net/http send it at
+//     once instead of draining first;
 //   - after the handler returns with the body unread, sets a read
-//     deadline in the past, so the post-handler drain ends at once and the
-//     connection is closed.
+//     deadline in the past, so the post-handler drain ends at once and
+//     the connection is closed (a handler's Close of an unread body is
+//     left to the server for the same reason);
+//   - gives every write and flush of the response d to make progress.
 //
-// A handler's Close of an unread body is deferred to the server (which
-// closes it after the handler, under that deadline), so it does not wait
-// on the client either. d <= 0 disables the guard.
-func GuardBody(d time.Duration, next http.Handler) http.Handler {
+// d <= 0 disables the guard.
+func GuardStalls(d time.Duration, next http.Handler) http.Handler {
 	if d <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody {
-			next.ServeHTTP(w, r)
-			return
+		rc := http.NewResponseController(w)
+		// A keep-alive connection carries the previous request's write
+		// deadline; nothing is written until the handler writes.
+		rc.SetWriteDeadline(time.Time{})
+		gw := &guardedWriter{ResponseWriter: w, rc: rc, d: d}
+		if r.Body != nil && r.Body != http.NoBody {
+			gw.body = &guardedBody{body: r.Body, rc: rc, d: d}
+			gw.closeConn = r.ProtoMajor == 1
+			r.Body = gw.body
 		}
-		b := &guardedBody{body: r.Body, rc: http.NewResponseController(w), d: d}
-		r.Body = b
-		defer b.finish()
-		next.ServeHTTP(&guardedWriter{ResponseWriter: w, body: b, closeConn: r.ProtoMajor == 1}, r)
+		defer gw.finish()
+		next.ServeHTTP(gw, r)
 	})
 }
 
@@ -76,20 +81,15 @@ func (b *guardedBody) Close() error {
 	return nil
 }
 
-// finish runs after the handler: if the body was not read to the end, the
-// connection must not wait for the rest of it.
-func (b *guardedBody) finish() {
-	if !b.eof.Load() {
-		b.rc.SetReadDeadline(time.Now())
-	}
-}
-
-// guardedWriter marks a response "Connection: close" when it starts before
-// the request body was read to the end.
+// guardedWriter gives each write d to make progress, and marks a response
+// "Connection: close" when it starts before the request body was read to
+// the end.
 type guardedWriter struct {
 	http.ResponseWriter
-	body      *guardedBody
-	closeConn bool // HTTP/1.x: the header means something
+	rc        *http.ResponseController
+	d         time.Duration
+	body      *guardedBody // nil: no request body
+	closeConn bool         // HTTP/1.x: the header means something
 	started   bool
 }
 
@@ -100,6 +100,7 @@ func (w *guardedWriter) WriteHeader(code int) {
 			w.Header().Set("Connection", "close")
 		}
 	}
+	w.rc.SetWriteDeadline(time.Now().Add(w.d)) // a 1xx is written at once
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -107,7 +108,27 @@ func (w *guardedWriter) Write(p []byte) (int, error) {
 	if !w.started {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
 	return w.ResponseWriter.Write(p)
 }
 
+// FlushError is what http.ResponseController.Flush calls.
+func (w *guardedWriter) FlushError() error {
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.rc.Flush()
+}
+
+// Flush is for handlers that assert http.Flusher.
+func (w *guardedWriter) Flush() { w.FlushError() }
+
 func (w *guardedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish runs after the handler, before net/http writes what is buffered
+// and discards what is left of the body: neither may wait on the client
+// longer than d, and an unread body not at all.
+func (w *guardedWriter) finish() {
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	if w.body != nil && !w.body.eof.Load() {
+		w.rc.SetReadDeadline(time.Now())
+	}
+}

@@ -75,7 +75,7 @@ func New(o Options) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	return recoverPanics(logger, accessLog(logger, GuardBody(o.BodyTimeout, root)))
+	return recoverPanics(logger, accessLog(logger, GuardStalls(o.BodyTimeout, root)))
 }
 
 // pathIsClean reports whether ServeMux routes p without a redirect:

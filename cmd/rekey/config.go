@@ -131,7 +131,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.StringVar(&c.GatewayURL, "gateway-url", e.str("REKEY_GATEWAY_URL", ""), "public data-plane `URL` that scoringUri and swaggerUri are built on; default: the gateway listener's own (REKEY_GATEWAY_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("REKEY_PUBLIC_URL", ""), "base `URL` of polling links and nextLink when behind a proxy; default: the request's own (REKEY_PUBLIC_URL)")
 	dur(&c.ReadHeaderTimeout, "read-header-timeout", "REKEY_READ_HEADER_TIMEOUT", 10*time.Second, "drop a request whose headers take longer")
-	dur(&c.BodyTimeout, "body-timeout", "REKEY_BODY_TIMEOUT", 20*time.Second, "drop a request whose body stalls this long")
+	dur(&c.BodyTimeout, "body-timeout", "REKEY_BODY_TIMEOUT", 20*time.Second, "drop a connection whose request body, or response, makes no progress this long")
 	dur(&c.IdleTimeout, "idle-timeout", "REKEY_IDLE_TIMEOUT", 2*time.Minute, "close keep-alive connections idle this long")
 	maxBody := int64(1 << 20)
 	if v := e("REKEY_MAX_BODY"); v != "" {

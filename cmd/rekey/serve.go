@@ -134,7 +134,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if !cfg.management() {
 			h = withMetrics(metricsHandler, gw) // no management listener to serve them
 		}
-		h = server.GuardBody(cfg.BodyTimeout, h)
+		h = server.GuardStalls(cfg.BodyTimeout, h)
 		serve(&http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, ln)
 		fmt.Fprintf(stdout, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())

@@ -294,3 +294,35 @@ func scoringEndpoint(t *testing.T, s *testServer, name, upstream string) string 
 	json.Unmarshal([]byte(out), &keys)
 	return keys.PrimaryKey
 }
+
+// TestUnreadResponseDropped: a client that stops reading a long response
+// loses its connection within --body-timeout, and the gateway lets go of
+// the upstream: the upstream's writes fail instead of blocking forever.
+func TestUnreadResponseDropped(t *testing.T) {
+	upstreamDone := make(chan error, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 64<<10)
+		for range 16384 { // 1 GiB: far more than socket buffers hold
+			if _, err := w.Write(chunk); err != nil {
+				upstreamDone <- err
+				return
+			}
+		}
+		upstreamDone <- nil
+	}))
+	defer up.Close()
+	s := startServer(t, "", "--body-timeout", "1s")
+	key := scoringEndpoint(t, s, "firehose", up.URL)
+	c := s.dialRaw(t, s.Gateway)
+	defer c.Close() // before up.Close, which waits for the upstream's handler
+	io.WriteString(c, "POST /endpoints/firehose/score HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "+key+"\r\nContent-Length: 2\r\n\r\n{}")
+	// Read nothing.
+	select {
+	case err := <-upstreamDone:
+		if err == nil {
+			t.Fatalf("the upstream wrote 1 GiB to a client that reads nothing")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("after 15s the gateway still holds a client that stopped reading (body timeout 1s)")
+	}
+}
