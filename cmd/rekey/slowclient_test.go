@@ -137,30 +137,34 @@ func TestSlowClientsAnsweredAtOnce(t *testing.T) {
 
 // TestStalledBodyDropped: a body that stops arriving mid-way, on a request
 // whose handler reads it, loses its connection within --body-timeout on
-// both listeners.
+// both listeners; headers that stop arriving, within
+// --read-header-timeout.
 func TestStalledBodyDropped(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "ok")
 	}))
 	defer up.Close()
-	s := startServer(t, "", "--body-timeout", "1s")
+	s := startServer(t, "", "--body-timeout", "1s", "--read-header-timeout", "1s")
 	key := scoringEndpoint(t, s, "stall", up.URL)
-	for _, tc := range []struct{ name, base, method, path, auth string }{
-		{"gateway", s.Gateway, "POST", "/endpoints/stall/score", "Bearer " + key},
-		{"management", s.URL, "PUT", "/subscriptions/" + testSub + "/resourceGroups/" + testRG + "/providers/Microsoft.MachineLearningServices/workspaces/ws2?api-version=2024-04-01", "Bearer " + s.Token},
+	const headersOnly = "POST /endpoints/stall/score HTTP/1.1\r\nHost: 127.0.0.1\r\n" // and no end of headers
+	for _, tc := range []struct{ name, base, request string }{
+		{"gateway body", s.Gateway, slowPost("/endpoints/stall/score", "Bearer "+key)},
+		{"management body", s.URL, slowRequest("PUT", "/subscriptions/"+testSub+"/resourceGroups/"+testRG+"/providers/Microsoft.MachineLearningServices/workspaces/ws2?api-version=2024-04-01", "Bearer "+s.Token)},
+		{"gateway headers", s.Gateway, headersOnly},
+		{"management headers", s.URL, headersOnly},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := s.dialRaw(t, tc.base)
 			start := time.Now()
-			io.WriteString(c, slowRequest(tc.method, tc.path, tc.auth))
+			io.WriteString(c, tc.request)
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			_, err := io.Copy(io.Discard, c) // whatever the answer, the connection must end
 			if err != nil {
 				t.Fatalf("connection still open after %v: %v", time.Since(start).Round(time.Millisecond), err)
 			}
 			if d := time.Since(start); d < time.Second/2 {
-				t.Errorf("connection closed after %v, before the 1s body timeout: the body was not waited for", d)
+				t.Errorf("connection closed after %v, before the 1s timeout: the request was not waited for", d)
 			}
 		})
 	}
