@@ -58,3 +58,31 @@ func TestGuardStallsKeepsHealthyConnections(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGuardStalls measures what the guard's deadlines cost a small
+// POST over a real keep-alive connection.
+func BenchmarkGuardStalls(b *testing.B) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := io.ReadAll(r.Body)
+		w.Write(p)
+	})
+	body := strings.Repeat("x", 1024)
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", echo}, {"guarded", GuardStalls(20*time.Second, echo)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv := httptest.NewServer(bc.h)
+			defer srv.Close()
+			c := srv.Client()
+			for b.Loop() {
+				resp, err := c.Post(srv.URL, "text/plain", strings.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
