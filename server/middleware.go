@@ -1,7 +1,6 @@
 package server
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -71,30 +70,4 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// bodyTimeout drops a request whose body stalls: every read of the body
-// must make progress within d. Unlike http.Server.ReadTimeout this does
-// not cut off a slow but steady upload.
-func bodyTimeout(d time.Duration, next http.Handler) http.Handler {
-	if d <= 0 {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &stallReader{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-type stallReader struct {
-	io.ReadCloser
-	rc *http.ResponseController
-	d  time.Duration
-}
-
-func (s *stallReader) Read(p []byte) (int, error) {
-	s.rc.SetReadDeadline(time.Now().Add(s.d))
-	return s.ReadCloser.Read(p)
 }

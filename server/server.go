@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/rekey-dev/rekey"
@@ -56,6 +58,7 @@ func New(o Options) http.Handler {
 	mux.Handle("/", o.API)
 	if o.Admin != nil {
 		mux.Handle("/rekey/", o.Admin)
+		mux.Handle("/rekey", o.API) // else ServeMux redirects to /rekey/
 	}
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
@@ -72,9 +75,28 @@ func New(o Options) http.Handler {
 			o.Identity.ServeHTTP(w, r)
 			return
 		}
+		if !pathIsClean(r.URL.Path) {
+			// ServeMux would redirect to the cleaned path, with an HTML
+			// body; the API answers in its own envelope instead.
+			o.API.ServeHTTP(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
-	return recoverPanics(logger, accessLog(logger, bodyTimeout(o.BodyTimeout, root)))
+	return recoverPanics(logger, accessLog(logger, GuardStalls(o.BodyTimeout, root)))
+}
+
+// pathIsClean reports whether ServeMux routes p without a redirect:
+// absolute, without empty, "." or ".." segments (a trailing slash is kept).
+func pathIsClean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {

@@ -46,9 +46,19 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		}
 		serveUsage(w, r, store, logger)
 	})
-	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}] and POST "+Prefix+"signingKeys/rotate.")
-	})
+	}
+	mux.HandleFunc(Prefix, notFound)
+	mux.HandleFunc(strings.TrimSuffix(Prefix, "/"), notFound) // else ServeMux redirects to Prefix
+	return RequireToken(auth, logger, lim, mux)
+}
+
+// RequireToken serves next only to a request bearing the admin token,
+// and answers 401 in the admin API's envelope otherwise. lim (or nil)
+// refuses addresses that failed too often, before their token is looked
+// at. /metrics uses it under --metrics-auth.
+func RequireToken(auth Authenticator, logger *slog.Logger, lim *throttle.Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr, now := throttle.Addr(r), time.Now()
 		if retry, throttled := lim.Throttled(addr, now); throttled {
@@ -72,7 +82,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 			}
 			return
 		}
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 

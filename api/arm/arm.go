@@ -81,7 +81,7 @@ func New(cfg Config) http.Handler {
 	a := &api{Config: cfg, versions: &versionPolicy{mode: cfg.APIVersions, logger: cfg.Logger}}
 	mux := http.NewServeMux()
 	a.addRoutes(mux)
-	return withARMHeaders("local", a.authenticate(mux))
+	return withARMHeaders("local", a.authenticate(cleanPathsOnly(cfg.Logger, mux)))
 }
 
 // h wraps a handler with the api-version check for its resource type.

@@ -30,6 +30,8 @@ type serveConfig struct {
 	BodyTimeout       time.Duration
 	IdleTimeout       time.Duration
 	MaxBody           int64
+	MaxConnections    int
+	MetricsAuth       bool
 	LogFormat         string
 	QnAInstalled      string
 	QnALastStable     string
@@ -45,6 +47,7 @@ type serveConfig struct {
 	AuthFailWindow          time.Duration
 	GatewayMaxRequestBody   int64
 	GatewayMaxResponseBody  int64
+	GatewayMaxConnections   int
 	UpstreamConnectTimeout  time.Duration
 	UpstreamResponseTimeout time.Duration
 	GatewayAccessLog        bool
@@ -59,6 +62,19 @@ type serveConfig struct {
 	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
 	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
 }
+
+// Default ceilings on concurrent connections per listener. A connection
+// costs a file descriptor, a goroutine and buffers: measured idle, about
+// 25 KiB on plain HTTP and 60 KiB with TLS. 8192 gateway connections then
+// take at most about 0.5 GiB, inside the 1 GiB soft memory limit, and
+// with as many upstream connections and the management listener's, fit a
+// 65536 descriptor limit; no realistic client pool needs more from one
+// process. The management API serves operators, CI and SDKs, which keep
+// a few connections each: 1024 is generous.
+const (
+	defaultMaxConnections        = 1024
+	defaultGatewayMaxConnections = 8192
+)
 
 // Roles a process can take.
 const (
@@ -98,6 +114,17 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 		}
 		fs.DurationVar(p, name, def, help+" ("+varName+")")
 	}
+	count := func(p *int, name, varName string, def int, help string) {
+		if v := e(varName); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: not a whole number", varName, v))
+			} else {
+				def = n
+			}
+		}
+		fs.IntVar(p, name, def, help+" ("+varName+")")
+	}
 	boolean := func(p *bool, name, varName string, def bool, help string) {
 		if v := e(varName); v != "" {
 			b, err := strconv.ParseBool(v)
@@ -120,7 +147,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.StringVar(&c.GatewayURL, "gateway-url", e.str("REKEY_GATEWAY_URL", ""), "public data-plane `URL` that scoringUri and swaggerUri are built on; default: the gateway listener's own (REKEY_GATEWAY_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("REKEY_PUBLIC_URL", ""), "base `URL` of polling links and nextLink when behind a proxy; default: the request's own (REKEY_PUBLIC_URL)")
 	dur(&c.ReadHeaderTimeout, "read-header-timeout", "REKEY_READ_HEADER_TIMEOUT", 10*time.Second, "drop a request whose headers take longer")
-	dur(&c.BodyTimeout, "body-timeout", "REKEY_BODY_TIMEOUT", 20*time.Second, "drop a request whose body stalls this long")
+	dur(&c.BodyTimeout, "body-timeout", "REKEY_BODY_TIMEOUT", 20*time.Second, "drop a connection whose request body, or response, makes no progress this long")
 	dur(&c.IdleTimeout, "idle-timeout", "REKEY_IDLE_TIMEOUT", 2*time.Minute, "close keep-alive connections idle this long")
 	maxBody := int64(1 << 20)
 	if v := e("REKEY_MAX_BODY"); v != "" {
@@ -131,6 +158,8 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 		maxBody = n
 	}
 	fs.Int64Var(&c.MaxBody, "max-body", maxBody, "largest request body in `bytes` (REKEY_MAX_BODY)")
+	count(&c.MaxConnections, "max-connections", "REKEY_MAX_CONNECTIONS", defaultMaxConnections, "most concurrent connections the management listener accepts; more wait to be accepted; 0: no limit")
+	boolean(&c.MetricsAuth, "metrics-auth", "REKEY_METRICS_AUTH", false, "require the admin token (Authorization: Bearer) for /metrics")
 	fs.StringVar(&c.QnAInstalled, "qna-installed-version", e.str("REKEY_QNA_INSTALLED_VERSION", "4.0.5"), "QnA runtime `version` reported as installedVersion (REKEY_QNA_INSTALLED_VERSION)")
 	fs.StringVar(&c.QnALastStable, "qna-last-stable-version", e.str("REKEY_QNA_LAST_STABLE_VERSION", "4.0.6"), "QnA runtime `version` reported as lastStableVersion (REKEY_QNA_LAST_STABLE_VERSION)")
 	fs.StringVar(&c.QnALanguage, "qna-language", e.str("REKEY_QNA_LANGUAGE", "English"), "`language` reported for QnAMaker accounts without a qnaLanguage tag (REKEY_QNA_LANGUAGE)")
@@ -152,6 +181,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.AuthFailWindow, "auth-fail-window", "REKEY_AUTH_FAIL_WINDOW", 10*time.Second, "window of --auth-fail-limit, and the length of the penalty")
 	fs.Int64Var(&c.GatewayMaxRequestBody, "gateway-max-request-body", 64<<20, "largest request body the gateway forwards, in `bytes`")
 	fs.Int64Var(&c.GatewayMaxResponseBody, "gateway-max-response-body", 0, "cut off upstream responses larger than this many `bytes`; 0: no limit")
+	count(&c.GatewayMaxConnections, "gateway-max-connections", "REKEY_GATEWAY_MAX_CONNECTIONS", defaultGatewayMaxConnections, "most concurrent connections the gateway listener accepts; more wait to be accepted; 0: no limit")
 	dur(&c.UpstreamConnectTimeout, "upstream-connect-timeout", "REKEY_UPSTREAM_CONNECT_TIMEOUT", 5*time.Second, "time to connect to an upstream")
 	dur(&c.UpstreamResponseTimeout, "upstream-response-timeout", "REKEY_UPSTREAM_RESPONSE_TIMEOUT", 5*time.Minute, "time for an upstream's response headers (a streaming body is never cut off)")
 	boolean(&c.GatewayAccessLog, "gateway-access-log", "REKEY_GATEWAY_ACCESS_LOG", true, "log one line per gateway request")
@@ -239,6 +269,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ReadHeaderTimeout <= 0 || c.BodyTimeout <= 0 || c.IdleTimeout <= 0 {
 		return fmt.Errorf("timeouts must be positive")
+	}
+	if c.MaxConnections < 0 || c.GatewayMaxConnections < 0 {
+		return fmt.Errorf("--max-connections and --gateway-max-connections must be 0 (no limit) or more")
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("--max-body %d: must be at least 1024 bytes", c.MaxBody)

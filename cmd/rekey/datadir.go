@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/localca"
 )
 
 // The files rekey keeps in its data directory besides the database and
@@ -87,4 +88,43 @@ func writeSecret(path, content string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// secureDataDir creates the data directory 0700 and tightens what an
+// earlier version, another tool or a permissive umask left looser: the
+// directory to 0700, files holding state or secrets to 0600, certificates
+// to no group or other write. Each change is logged as a warning; a change
+// that fails (a directory rekey does not own, as a Kubernetes volume root
+// can be) is logged and does not stop the start.
+func secureDataDir(dir string, logger *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	ca := localca.FilesIn(dir)
+	tighten(dir, 0o077, logger)
+	for _, f := range []string{databaseFile, databaseFile + "-wal", databaseFile + "-shm", databaseFile + "-journal", masterKeyFile, adminTokenFile} {
+		tighten(filepath.Join(dir, f), 0o077, logger)
+	}
+	for _, f := range []string{ca.CAKey, ca.ServerKey} {
+		tighten(f, 0o077, logger)
+	}
+	for _, f := range []string{ca.CA, ca.ServerCert} {
+		tighten(f, 0o022, logger) // public, but nobody else may replace them
+	}
+	return nil
+}
+
+// tighten clears the mode bits in clear from path, if it exists and has
+// any of them.
+func tighten(path string, clear os.FileMode, logger *slog.Logger) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSymlink != 0 || fi.Mode().Perm()&clear == 0 {
+		return
+	}
+	was, want := fi.Mode().Perm(), fi.Mode().Perm()&^clear
+	if err := os.Chmod(path, want); err != nil {
+		logger.Warn("cannot restrict the permissions of a data file; fix them by hand", "path", path, "mode", fmt.Sprintf("%#o", was), "want", fmt.Sprintf("%#o", want), "err", err)
+		return
+	}
+	logger.Warn("restricted the permissions of a data file", "path", path, "was", fmt.Sprintf("%#o", was), "now", fmt.Sprintf("%#o", want))
 }

@@ -39,7 +39,9 @@ func startGateway(t *testing.T, dataDir string, args ...string) string {
 			return after
 		}
 	}
-	t.Fatalf("the gateway role did not start: %v", <-done)
+	err := <-done
+	done <- err // for the cleanup, which waits on done too
+	t.Fatalf("the gateway role did not start: %v", err)
 	return ""
 }
 

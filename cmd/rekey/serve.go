@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/rekey-dev/rekey/server"
 	"github.com/rekey-dev/rekey/store/sqlite"
 	"github.com/rekey-dev/rekey/throttle"
+	"golang.org/x/net/netutil"
 )
 
 const serveHelp = `Usage: rekey serve [flags]
@@ -56,9 +56,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
 	tuneGC(getenv)
+	warnFDLimit(cfg, logger)
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := secureDataDir(cfg.DataDir, logger); err != nil {
+		return err
 	}
 	master, err := masterKey(cfg.DataDir, getenv, logger)
 	if err != nil {
@@ -74,6 +75,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer store.Close()
 	reg := &metrics.Registry{}
+	metricsHandler := reg.Handler()
+	if cfg.MetricsAuth {
+		metricsHandler = admin.RequireToken(server.TokenAuth{Store: store}, logger, nil, metricsHandler)
+	}
 	var (
 		servers []*http.Server
 		stops   []func(context.Context) error // in start order; run in reverse
@@ -111,7 +116,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		store.Watch(gw.Sync) // this process's key changes apply before their Update returns
 		gw.Start(context.WithoutCancel(ctx))
 		stops = append(stops, gw.Stop)
-		ln, err := net.Listen("tcp", cfg.GatewayListen)
+		ln, err := listen(cfg.GatewayListen, cfg.GatewayMaxConnections)
 		if err != nil {
 			return fmt.Errorf("--gateway-listen: %w", err)
 		}
@@ -129,8 +134,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		var h http.Handler = gw
 		if !cfg.management() {
-			h = withMetrics(reg, gw) // no management listener to serve them
+			h = withMetrics(metricsHandler, gw) // no management listener to serve them
 		}
+		h = server.GuardStalls(cfg.BodyTimeout, h)
 		serve(&http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, ln)
 		fmt.Fprintf(stdout, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())
@@ -148,7 +154,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(principal, rekey.TokenHash(token)) }); err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", cfg.Listen)
+		ln, err := listen(cfg.Listen, cfg.MaxConnections)
 		if err != nil {
 			return fmt.Errorf("--listen: %w", err)
 		}
@@ -194,7 +200,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, lim), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, lim), Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -252,9 +258,20 @@ func failLimit(n int) int {
 	return n
 }
 
-// withMetrics serves /metrics in front of h.
-func withMetrics(reg *metrics.Registry, h http.Handler) http.Handler {
-	m := reg.Handler()
+// listen listens on addr, accepting at most max connections at a time
+// (0: no limit). Connections beyond the ceiling are not refused: they wait
+// in the kernel's accept queue until one closes, as a short burst should;
+// a long one overflows that queue and clients see connection timeouts.
+func listen(addr string, max int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil || max == 0 {
+		return ln, err
+	}
+	return netutil.LimitListener(ln, max), nil
+}
+
+// withMetrics serves /metrics (m) in front of h.
+func withMetrics(m http.Handler, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" {
 			m.ServeHTTP(w, r)

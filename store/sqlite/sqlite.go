@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,21 @@ func (s *Store) Watch(fn func()) {
 
 var _ rekey.Store = (*Store)(nil)
 
+// createPrivate creates the database file, empty, readable and writable
+// by its owner only, unless it exists. SQLite would create it 0644 less
+// the umask; it gives the -wal and -shm files the database file's mode,
+// so they are private too.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 // Open opens (creating if needed) the database at path and applies every
 // pending migration. Commits are durable against a process crash: WAL
 // with synchronous=FULL syncs the log on every commit.
@@ -60,6 +76,9 @@ func Open(ctx context.Context, path string) (_ *Store, err error) {
 		}
 		q.Set("_txlock", "immediate")
 		return "file:" + path + "?" + q.Encode()
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
 	}
 	s := &Store{}
 	if s.write, err = sql.Open("sqlite", dsn()); err != nil {
