@@ -1,6 +1,9 @@
 package rekey
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // AuthMode is how clients authenticate to an online endpoint's scoring URI.
 type AuthMode string
@@ -39,6 +42,10 @@ const (
 type Endpoint struct {
 	ID                  EndpointID
 	UID                 string // fixed at creation; binds tokens to this incarnation
+	// TokenEpoch grows each time AuthMode changes. AMLTokens name it with
+	// the UID (see TokenSubject), so a token that stopped working when
+	// the endpoint left AMLToken mode never works again when it returns.
+	TokenEpoch int
 	Location            string
 	Tags                map[string]string // or nil
 	Kind                string
@@ -54,6 +61,15 @@ type Endpoint struct {
 	ProvisioningState   ProvisioningState
 	SystemData          SystemData
 	Operation           OperationRef // the last create or update
+}
+
+// TokenSubject is what an AMLToken names: the endpoint incarnation's UID
+// and, once the auth mode has changed, the epoch of the current mode.
+func (e *Endpoint) TokenSubject() string {
+	if e.TokenEpoch == 0 {
+		return e.UID
+	}
+	return e.UID + "." + strconv.Itoa(e.TokenEpoch)
 }
 
 // Validate checks the rules the published contract states for an endpoint

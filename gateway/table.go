@@ -395,7 +395,7 @@ func (t *table) setEndpointLocked(key string, e *rekey.Endpoint, deps []*rekey.D
 	if e == nil || e.ProvisioningState == rekey.Deleting {
 		return
 	}
-	r := &endpoint{name: e.ID.Name, key: key, uid: e.UID, authMode: e.AuthMode,
+	r := &endpoint{name: e.ID.Name, key: key, uid: e.TokenSubject(), authMode: e.AuthMode,
 		keys: t.keySetLocked(e.ID.Key()), deployments: map[string]*deployment{}}
 	for _, d := range deps {
 		u, err := url.Parse(d.Upstream())

@@ -189,6 +189,11 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		if old != nil {
 			e.ID, e.UID, e.SystemData, e.ProvisioningState = old.ID, old.UID, old.SystemData, rekey.Updating
 			oldProps = old.Properties
+			// Leaving or entering AMLToken mode ends every token issued so far.
+			e.TokenEpoch = old.TokenEpoch
+			if old.AuthMode != mode {
+				e.TokenEpoch++
+			}
 		}
 		if e.Properties, err = mergeProperties(oldProps, p.Properties); err != nil {
 			return err

@@ -155,7 +155,7 @@ func (a *api) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAuthMode(e, rekey.AuthAMLToken, "the token operation", instead); err != nil {
 		return err
 	}
-	t := a.Keyring.IssueToken(e.UID, a.now(), a.TokenLifetime)
+	t := a.Keyring.IssueToken(e.TokenSubject(), a.now(), a.TokenLifetime)
 	return encode(w, http.StatusOK, struct {
 		AccessToken         string `json:"accessToken"`
 		TokenType           string `json:"tokenType"`

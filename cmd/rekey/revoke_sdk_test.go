@@ -188,3 +188,65 @@ func TestSDKQnARevokedKeyStaysRevoked(t *testing.T) {
 		t.Errorf("endpoint key refreshed under a 1h grace tag, the tag since removed = %d, want 200", st)
 	}
 }
+
+// TestSDKAMLTokenStaysRevoked: an AMLToken refused because its endpoint
+// left AMLToken mode is not accepted again when the endpoint returns to
+// it; a token issued after the return works.
+func TestSDKAMLTokenStaysRevoked(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"ok":true}`) }))
+	defer up.Close()
+	s := startServer(t, "")
+	c := newSDK(t, s)
+	ctx := t.Context()
+	c.mustWorkspace(t, "ws1")
+	c.mustEndpoint(t, "ws1", "tok", ml.EndpointAuthModeAMLToken)
+	deployments, err := ml.NewOnlineDeploymentsClient(testSub, staticToken(s.Token), s.armOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := deployments.BeginCreateOrUpdate(ctx, testRG, "ws1", "tok", "blue", ml.OnlineDeployment{Location: to.Ptr("westeurope"),
+		Properties: &ml.ManagedOnlineDeployment{EndpointComputeType: to.Ptr(ml.EndpointComputeTypeManaged),
+			Properties: map[string]*string{"rekey.upstream": to.Ptr(up.URL)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	setMode := func(mode ml.EndpointAuthMode) {
+		t.Helper()
+		p, err := c.ep.BeginCreateOrUpdate(ctx, testRG, "ws1", "tok", ml.OnlineEndpoint{Location: to.Ptr("westeurope"),
+			Properties: &ml.OnlineEndpointProperties{AuthMode: to.Ptr(mode), Traffic: map[string]*int32{"blue": to.Ptr[int32](100)}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.PollUntilDone(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token := func() string {
+		t.Helper()
+		resp, err := c.ep.GetToken(ctx, testRG, "ws1", "tok", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *resp.AccessToken
+	}
+	setMode(ml.EndpointAuthModeAMLToken)
+	score := func(tok string) int { return gatewayStatus(t, s.Gateway+"/endpoints/tok/score", "Bearer "+tok) }
+	first := token()
+	if st := score(first); st != 200 {
+		t.Fatalf("a fresh AMLToken = %d, want 200", st)
+	}
+	setMode(ml.EndpointAuthModeKey)
+	if st := score(first); st != 401 {
+		t.Fatalf("the AMLToken after the switch to Key = %d, want 401", st)
+	}
+	setMode(ml.EndpointAuthModeAMLToken)
+	if st := score(first); st != 401 {
+		t.Errorf("the AMLToken issued before the switch, once AMLToken is back = %d, want 401", st)
+	}
+	if st := score(token()); st != 200 {
+		t.Errorf("a token issued after the return to AMLToken = %d, want 200", st)
+	}
+}
