@@ -40,12 +40,12 @@ const (
 // Endpoint is an Azure ML online endpoint. Its keys live apart from it
 // (see Keys) so that no resource body can ever carry them.
 type Endpoint struct {
-	ID                  EndpointID
-	UID                 string // fixed at creation; binds tokens to this incarnation
+	ID  EndpointID
+	UID string // fixed at creation; binds tokens to this incarnation
 	// TokenEpoch grows each time AuthMode changes. AMLTokens name it with
 	// the UID (see TokenSubject), so a token that stopped working when
 	// the endpoint left AMLToken mode never works again when it returns.
-	TokenEpoch int
+	TokenEpoch          int
 	Location            string
 	Tags                map[string]string // or nil
 	Kind                string
