@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // MSIAPIVersion is the App Service managed identity protocol served
@@ -34,12 +35,20 @@ func (s *Service) serveMSI(w http.ResponseWriter, r *http.Request) {
 		s.writeMSIError(w, r, http.StatusNotFound, "No managed identity is configured on this rekey server: start it with --managed-identity APPID.")
 		return
 	}
+	addr, now := throttle.Addr(r), s.now()
+	if retry, throttled := s.cfg.Throttle.Throttled(addr, now); throttled {
+		w.Header().Set("Retry-After", throttle.RetryAfter(retry))
+		s.writeMSIError(w, r, http.StatusTooManyRequests, throttle.Message(retry))
+		return
+	}
 	h := r.Header.Get("X-IDENTITY-HEADER")
 	if h == "" {
+		s.cfg.Throttle.Fail(addr, now)
 		s.writeMSIError(w, r, http.StatusUnauthorized, "The X-IDENTITY-HEADER header is missing: send the content of IDENTITY_HEADER.")
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(h), []byte(s.cfg.IdentityHeader)) != 1 {
+		s.cfg.Throttle.Fail(addr, now)
 		s.writeMSIError(w, r, http.StatusUnauthorized, "The X-IDENTITY-HEADER header is not this server's identity header (the file identity-header in its data directory).")
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Token lifetimes: the default is Entra's usual hour; the minimum lets
@@ -38,7 +39,12 @@ type Config struct {
 	// IdentityHeader the secret its callers send in X-IDENTITY-HEADER.
 	// Both empty: no managed identity endpoint.
 	ManagedIdentity, IdentityHeader string
-	Now                             func() time.Time
+	// Throttle (or nil) refuses, before its secret is judged, an address
+	// that failed client authentication too often: the management
+	// listener's limiter, so guessing a client secret is slowed like
+	// guessing the admin token.
+	Throttle *throttle.Limiter
+	Now      func() time.Time
 }
 
 // Service is the token service. Create it with New after EnsureTenant.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // tenantKind classifies the tenant segment of a token service path.
@@ -67,12 +68,24 @@ func (s *Service) serveToken(version string) http.Handler {
 				return
 			}
 		}
+		addr, now := throttle.Addr(r), s.now()
+		if retry, throttled := s.cfg.Throttle.Throttled(addr, now); throttled {
+			w.Header().Set("Retry-After", throttle.RetryAfter(retry))
+			s.writeEntraError(w, r, entraErr(http.StatusTooManyRequests, "temporarily_unavailable", 50196, "%s", throttle.Message(retry)))
+			return
+		}
 		req, eerr := s.parseTokenRequest(w, r, version, kind == tenantADFS)
 		if eerr != nil {
+			if eerr.status == http.StatusUnauthorized {
+				s.cfg.Throttle.Fail(addr, now)
+			}
 			s.writeEntraError(w, r, eerr)
 			return
 		}
 		sp, err := s.authenticateClient(r.Context(), req.clientID, req.secret)
+		if c := rekey.ErrorCode(err); c == rekey.NotFound || c == rekey.Unauthorized {
+			s.cfg.Throttle.Fail(addr, now)
+		}
 		switch rekey.ErrorCode(err) {
 		case "":
 		case rekey.NotFound:

@@ -222,11 +222,11 @@ func TestVerifyRefuses(t *testing.T) {
 	stranger, _ := rsa.GenerateKey(rand.Reader, 2048)
 	strangerSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: stranger, KeyID: kid}}, nil)
 	sameKid, _ := jwt.Signed(strangerSigner).Claims(claims()).Serialize()
+	// Another base64url character in the middle of the signature (which
+	// has no unused bits there): still well-formed, no longer valid.
+	const b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	flipped := []byte(parts[2])
-	flipped[10] ^= 1
-	if flipped[10] == '-' || flipped[10] == '_' || flipped[10] > 'z' {
-		flipped[10] = 'A'
-	}
+	flipped[10] = b64url[strings.IndexByte(b64url, flipped[10])^1]
 	payload := claims()
 	payload["aud"] = "https://management.core.windows.net/"
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -124,6 +125,13 @@ func checkTimes(c *Claims, t time.Time) error {
 
 // verify does the full check of a token not in the cache.
 func (v *Verifier) verify(ctx context.Context, token string, t time.Time) (*Claims, error) {
+	// A token has one spelling: each segment must be the canonical
+	// unpadded base64url of what it decodes to (a lenient decoder ignores
+	// the unused low bits of the last character, which would give one
+	// signature sixteen spellings).
+	if !canonicalSegments(token) {
+		return nil, refuse(Malformed, "The token is not a well-formed JWT (header.payload.signature, canonical base64url).")
+	}
 	// Only RS256 is issued, so only RS256 is parsed: "none", HS256 (with
 	// the public key as the secret) and everything else fail here.
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
@@ -164,6 +172,20 @@ func (v *Verifier) verify(ctx context.Context, token string, t time.Time) (*Clai
 		return nil, refuse(Malformed, "The token names no client (appid or azp) or object id (oid).")
 	}
 	return &c, nil
+}
+
+// canonicalSegments reports whether token is three segments, each the
+// one unpadded base64url spelling of its bytes.
+func canonicalSegments(token string) bool {
+	n := 0
+	for seg := range strings.SplitSeq(token, ".") {
+		n++
+		b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+		if err != nil || base64.RawURLEncoding.EncodeToString(b) != seg {
+			return false
+		}
+	}
+	return n == 3
 }
 
 func audienceOK(aud string, allowed []string) bool {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/identity"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Files of the token service in the data directory, mode 0600.
@@ -23,7 +24,7 @@ const (
 // startIdentity sets up the token service: the tenant, the signing keys,
 // the service principal seeded from REKEY_SP_CLIENT_ID and the managed
 // identity's header secret. banner prints where clients find them.
-func startIdentity(ctx context.Context, cfg *serveConfig, store rekey.Store, keyring *rekey.Keyring, logger *slog.Logger) (*identity.Service, func(w io.Writer, base string), error) {
+func startIdentity(ctx context.Context, cfg *serveConfig, store rekey.Store, keyring *rekey.Keyring, logger *slog.Logger, lim *throttle.Limiter) (*identity.Service, func(w io.Writer, base string), error) {
 	tenant, err := identity.EnsureTenant(ctx, store, cfg.TenantID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--tenant-id: %w", err)
@@ -37,6 +38,7 @@ func startIdentity(ctx context.Context, cfg *serveConfig, store rekey.Store, key
 	ids, err := identity.New(ctx, identity.Config{
 		Store: store, Keyring: keyring, Logger: logger, Tenant: tenant, PublicURL: cfg.PublicURL,
 		Lifetime: cfg.TokenLifetime, ManagedIdentity: strings.ToLower(cfg.ManagedIdentity), IdentityHeader: header,
+		Throttle: lim,
 	})
 	if err != nil {
 		return nil, nil, err

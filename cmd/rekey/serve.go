@@ -175,16 +175,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention)
 		runner.Start(context.WithoutCancel(ctx))
 		stops = append(stops, runner.Stop)
-		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger)
+		// One limiter for the management listener: the ARM and admin APIs
+		// take the same token, and the QnA authoring API and the token
+		// service are on the same listener. The gateway keeps its own
+		// counts with the same numbers.
+		lim := throttle.New(cfg.AuthFailLimit, cfg.AuthFailWindow)
+		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger, lim)
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		auth := server.TokenAuth{Store: store}
-		// One limiter for the management listener: the ARM and admin APIs
-		// take the same token, and the QnA authoring API is on the same
-		// listener. The gateway keeps its own counts with the same numbers.
-		lim := throttle.New(cfg.AuthFailLimit, cfg.AuthFailWindow)
 		armAPI := arm.New(arm.Config{
 			Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake,
 			Auth:           identity.Authenticator{Verifier: ids.Verifier(identity.ARMAudiences), Opaque: auth},
