@@ -33,6 +33,20 @@ import (
 //
 // d <= 0 disables the guard.
 func GuardStalls(d time.Duration, next http.Handler) http.Handler {
+	return guardStalls(d, 0, next)
+}
+
+// GuardStallsWithin is GuardStalls, and the whole request body must also
+// arrive within total of the request's start. It is for listeners whose
+// bodies are small (the management API's are at most --max-body), where
+// a client that trickles one byte per stall window must not hold a
+// connection either: an unauthenticated token request reads its body
+// before it can judge the client.
+func GuardStallsWithin(d, total time.Duration, next http.Handler) http.Handler {
+	return guardStalls(d, total, next)
+}
+
+func guardStalls(d, total time.Duration, next http.Handler) http.Handler {
 	if d <= 0 {
 		return next
 	}
@@ -44,6 +58,9 @@ func GuardStalls(d time.Duration, next http.Handler) http.Handler {
 		gw := &guardedWriter{ResponseWriter: w, rc: rc, d: d}
 		if r.Body != nil && r.Body != http.NoBody {
 			gw.body = &guardedBody{body: r.Body, rc: rc, d: d}
+			if total > 0 {
+				gw.body.by = time.Now().Add(total)
+			}
 			gw.closeConn = r.ProtoMajor == 1
 			r.Body = gw.body
 		}
@@ -57,11 +74,16 @@ type guardedBody struct {
 	body io.ReadCloser
 	rc   *http.ResponseController
 	d    time.Duration
+	by   time.Time   // or zero: the whole body must have arrived by then
 	eof  atomic.Bool // read to the end: nothing left for net/http to drain
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
-	b.rc.SetReadDeadline(time.Now().Add(b.d))
+	deadline := time.Now().Add(b.d)
+	if !b.by.IsZero() && b.by.Before(deadline) {
+		deadline = b.by
+	}
+	b.rc.SetReadDeadline(deadline)
 	n, err := b.body.Read(p)
 	if err == io.EOF {
 		b.eof.Store(true)

@@ -86,3 +86,47 @@ func BenchmarkGuardStalls(b *testing.B) {
 		})
 	}
 }
+
+// TestGuardStallsWithinDropsTrickle: on a listener with a whole-body
+// deadline, a client that sends one byte per stall window (never a
+// stall) is still dropped once the total has passed.
+func TestGuardStallsWithinDropsTrickle(t *testing.T) {
+	const d, total = 300 * time.Millisecond, time.Second
+	srv := httptest.NewServer(GuardStallsWithin(d, total, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			return // the deadline cut the body off
+		}
+		io.WriteString(w, "ok")
+	})))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+	dropped := false
+	for i := 0; i < 40 && !dropped; i++ { // at most 40 × d/2 = 6 s
+		time.Sleep(d / 2)
+		if _, err := io.WriteString(c, "a"); err != nil {
+			dropped = true
+		}
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		var b [1]byte
+		if _, err := c.Read(b[:]); err != nil && !isTimeout(err) {
+			dropped = true
+		}
+	}
+	if !dropped {
+		t.Fatalf("a body trickled at one byte per %v was still being read after %v; want it dropped after %v", d/2, time.Since(start), total)
+	}
+	if el := time.Since(start); el > total+2*d {
+		t.Errorf("dropped after %v, want about %v", el, total)
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

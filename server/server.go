@@ -71,19 +71,22 @@ func New(o Options) http.Handler {
 			o.QnA.ServeHTTP(w, r)
 			return
 		}
+		if !pathIsClean(r.URL.Path) {
+			// ServeMux (ours and the token service's) would redirect to
+			// the cleaned path, with an HTML body; the API answers in its
+			// own envelope instead.
+			o.API.ServeHTTP(w, r)
+			return
+		}
 		if o.Identity != nil && o.IsIdentity(r) {
 			o.Identity.ServeHTTP(w, r)
 			return
 		}
-		if !pathIsClean(r.URL.Path) {
-			// ServeMux would redirect to the cleaned path, with an HTML
-			// body; the API answers in its own envelope instead.
-			o.API.ServeHTTP(w, r)
-			return
-		}
 		mux.ServeHTTP(w, r)
 	})
-	return recoverPanics(logger, accessLog(logger, GuardStalls(o.BodyTimeout, root)))
+	// Management bodies are small: the whole body must also arrive within
+	// the body timeout, so a trickle cannot hold a connection either.
+	return recoverPanics(logger, accessLog(logger, GuardStallsWithin(o.BodyTimeout, o.BodyTimeout, root)))
 }
 
 // pathIsClean reports whether ServeMux routes p without a redirect:

@@ -57,6 +57,17 @@ func TestMetricsAuth(t *testing.T) {
 		s := startServerEnv(t, envOf("REKEY_METRICS_AUTH", "true"), "")
 		expect(t, s.httpClient(), s.URL+"/metrics", s.Token)
 	})
+	t.Run("throttled like the admin token", func(t *testing.T) {
+		s := startServerEnv(t, envOf("REKEY_METRICS_AUTH", "true", "REKEY_AUTH_FAIL_LIMIT", "3"), "")
+		for i := range 3 {
+			if code, _ := get(t, s.httpClient(), s.URL+"/metrics", "not-the-admin-token-0123"); code != 401 {
+				t.Fatalf("wrong token #%d on /metrics = %d, want 401", i+1, code)
+			}
+		}
+		if code, _ := get(t, s.httpClient(), s.URL+"/metrics", s.Token); code != http.StatusTooManyRequests {
+			t.Errorf("the admin token on /metrics after 3 failures = %d, want 429 before it is checked", code)
+		}
+	})
 	t.Run("gateway role", func(t *testing.T) {
 		s := startServer(t, "", "--role", "management")
 		gw := startGateway(t, s.DataDir, "--metrics-auth")

@@ -75,9 +75,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer store.Close()
 	reg := &metrics.Registry{}
+	// One limiter for the management listener: the ARM and admin APIs and
+	// /metrics (under --metrics-auth) take the same token, and the QnA
+	// authoring API and the token service are on the same listener. The
+	// gateway keeps its own counts with the same numbers.
+	lim := throttle.New(cfg.AuthFailLimit, cfg.AuthFailWindow)
 	metricsHandler := reg.Handler()
 	if cfg.MetricsAuth {
-		metricsHandler = admin.RequireToken(server.TokenAuth{Store: store}, logger, nil, metricsHandler)
+		metricsHandler = admin.RequireToken(server.TokenAuth{Store: store}, logger, lim, metricsHandler)
 	}
 	var (
 		servers []*http.Server
@@ -175,11 +180,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention)
 		runner.Start(context.WithoutCancel(ctx))
 		stops = append(stops, runner.Stop)
-		// One limiter for the management listener: the ARM and admin APIs
-		// take the same token, and the QnA authoring API and the token
-		// service are on the same listener. The gateway keeps its own
-		// counts with the same numbers.
-		lim := throttle.New(cfg.AuthFailLimit, cfg.AuthFailWindow)
 		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger, lim)
 		if err != nil {
 			ln.Close()
