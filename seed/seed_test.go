@@ -1,0 +1,308 @@
+package seed_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/seed"
+	"github.com/rekey-dev/rekey/store/sqlite"
+)
+
+func newApplier(t *testing.T) (*seed.Applier, rekey.Store) {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rekey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	master := make([]byte, rekey.MasterKeySize)
+	rand.Read(master)
+	kr, err := rekey.NewKeyring(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &seed.Applier{Store: store, Keyring: kr}, store
+}
+
+func readExample(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func apply(t *testing.T, a *seed.Applier, name string, data []byte) (*seed.Result, error) {
+	t.Helper()
+	f, err := seed.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return a.Apply(t.Context(), f)
+}
+
+func summary(r *seed.Result) string {
+	var b strings.Builder
+	for _, o := range r.Resources {
+		b.WriteString(o.Action + " " + o.Type + " " + o.Name + " " + strings.Join(o.Generated, ",") + "\n")
+	}
+	return b.String()
+}
+
+// TestApplyTwiceIsIdempotent: the example applies, creates everything it
+// declares with the chosen keys, and a second application changes nothing.
+func TestApplyTwiceIsIdempotent(t *testing.T) {
+	for _, file := range []string{"seed.yaml", "seed.json"} {
+		t.Run(file, func(t *testing.T) {
+			a, store := newApplier(t)
+			data := readExample(t, file)
+			first, err := apply(t, a, file, data)
+			if err != nil {
+				t.Fatalf("first apply: %v", err)
+			}
+			want := `created servicePrincipal 6f1d2c3b-1a2b-4c3d-8e9f-0a1b2c3d4e5f 
+created workspace ws1 
+created endpoint ws1/llm secondary
+created deployment ws1/llm/blue 
+created deployment ws1/llm/green 
+created endpoint ws1/scorer 
+created account my-qna endpointKeys.secondary
+`
+			// Deployments are recorded before their endpoint's outcome.
+			want = strings.Replace(want, "created endpoint ws1/llm secondary\ncreated deployment ws1/llm/blue \ncreated deployment ws1/llm/green \n",
+				"created deployment ws1/llm/blue \ncreated deployment ws1/llm/green \ncreated endpoint ws1/llm secondary\n", 1)
+			if got := summary(first); got != want {
+				t.Errorf("first apply:\n got %s\nwant %s", got, want)
+			}
+			if first.Created != 7 || first.Updated != 0 || first.Unchanged != 0 {
+				t.Errorf("first apply counts = %d/%d/%d, want 7/0/0", first.Created, first.Updated, first.Unchanged)
+			}
+			var seqBefore int64
+			store.View(t.Context(), func(tx rekey.Tx) (err error) { seqBefore, err = tx.LatestChange(); return err })
+
+			second, err := apply(t, a, file, data)
+			if err != nil {
+				t.Fatalf("second apply: %v", err)
+			}
+			if second.Created != 0 || second.Updated != 0 || second.Unchanged != 7 {
+				t.Errorf("second apply counts = %d/%d/%d, want 0/0/7:\n%s", second.Created, second.Updated, second.Unchanged, summary(second))
+			}
+			var seqAfter int64
+			store.View(t.Context(), func(tx rekey.Tx) (err error) { seqAfter, err = tx.LatestChange(); return err })
+			if seqAfter != seqBefore {
+				t.Errorf("the second apply wrote %d changes, want none", seqAfter-seqBefore)
+			}
+
+			// What the file chose is what the store holds.
+			ws := rekey.WorkspaceID{Subscription: seed.DefaultSubscription, ResourceGroup: seed.DefaultResourceGroup, Name: "ws1"}
+			ep := rekey.EndpointID{Workspace: ws, Name: "llm"}
+			acc := rekey.AccountID{Subscription: seed.DefaultSubscription, ResourceGroup: seed.DefaultResourceGroup, Name: "my-qna"}
+			err = store.View(t.Context(), func(tx rekey.Tx) error {
+				e, err := tx.Endpoint(ep)
+				if err != nil {
+					return err
+				}
+				if e.Traffic["blue"] != 100 || e.MirrorTraffic["green"] != 10 || e.GracePeriod().String() != "5m0s" {
+					t.Errorf("endpoint traffic %v mirror %v grace %v", e.Traffic, e.MirrorTraffic, e.GracePeriod())
+				}
+				keys, err := tx.Keys(ep.Key())
+				if err != nil {
+					return err
+				}
+				pair, err := a.Keyring.OpenPair(keys)
+				if err != nil {
+					return err
+				}
+				if pair.Primary != "ci-primary-key-0123456789" || len(pair.Secondary) != 43 {
+					t.Errorf("endpoint keys: primary chosen %v, secondary generated %v", pair.Primary == "ci-primary-key-0123456789", len(pair.Secondary) == 43)
+				}
+				keys, err = tx.Keys(acc.SubscriptionKeys())
+				if err != nil {
+					return err
+				}
+				if pair, err = a.Keyring.OpenPair(keys); err != nil {
+					return err
+				}
+				if pair.Primary != "ci-subscription-key-1-abcdef" || pair.Secondary != "ci-subscription-key-2-abcdef" {
+					t.Error("account subscription keys are not the chosen ones")
+				}
+				sp, err := tx.ServicePrincipal("6f1d2c3b-1a2b-4c3d-8e9f-0a1b2c3d4e5f")
+				if err != nil {
+					return err
+				}
+				if !sp.SecretDigest.Equal(a.Keyring.SecretDigest("ci-client-secret-not-for-production")) {
+					t.Error("the service principal's secret is not the chosen one")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestApplyUpdatesWhatDiffers: a changed chosen key, upstream and traffic
+// are updated; the rest stays unchanged; a generated key is not redrawn.
+func TestApplyUpdatesWhatDiffers(t *testing.T) {
+	a, store := newApplier(t)
+	data := readExample(t, "seed.yaml")
+	if _, err := apply(t, a, "seed.yaml", data); err != nil {
+		t.Fatal(err)
+	}
+	ep := rekey.EndpointID{Workspace: rekey.WorkspaceID{Subscription: seed.DefaultSubscription, ResourceGroup: seed.DefaultResourceGroup, Name: "ws1"}, Name: "llm"}
+	secondary := func() string {
+		var pair rekey.KeyPair
+		store.View(t.Context(), func(tx rekey.Tx) error {
+			keys, err := tx.Keys(ep.Key())
+			if err == nil {
+				pair, err = a.Keyring.OpenPair(keys)
+			}
+			return err
+		})
+		return pair.Secondary
+	}
+	before := secondary()
+	changed := bytes.Replace(data, []byte("ci-primary-key-0123456789"), []byte("ci-primary-key-9876543210"), 1)
+	changed = bytes.Replace(changed, []byte("http://127.0.0.1:8001"), []byte("http://127.0.0.1:8002"), 1)
+	changed = bytes.Replace(changed, []byte("mirrorTraffic: {green: 10}"), []byte("mirrorTraffic: {green: 20}"), 1)
+	res, err := apply(t, a, "seed.yaml", changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := summary(res)
+	for _, want := range []string{"updated endpoint ws1/llm", "updated deployment ws1/llm/green", "unchanged deployment ws1/llm/blue", "unchanged account my-qna", "unchanged workspace ws1"} {
+		if !strings.Contains(got, want+" ") {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if res.Updated != 2 {
+		t.Errorf("updated = %d, want 2:\n%s", res.Updated, got)
+	}
+	if secondary() != before {
+		t.Error("the generated secondary key was drawn again on update")
+	}
+}
+
+// TestErrorsListedByLineNothingApplied: a file with several mistakes is
+// refused whole; each mistake is reported at its line.
+func TestErrorsListedByLineNothingApplied(t *testing.T) {
+	bad := []byte(`workspaces:
+  - name: ws1
+    location: eastus
+endpoints:
+  - name: ok-endpoint
+    workspace: ws1
+  - name: bad
+    workspace: ws1
+    authMode: Token
+    gracePeriod: forever
+    keys: {primary: short}
+    deployments:
+      - name: blue
+        upstream: ftp://example
+    traffic: {blue: 90}
+accounts:
+  - name: q
+    location: westus
+servicePrincipals:
+  - appId: not-a-guid
+    displayName: ci
+    secret: a-secret-of-enough-length
+roleAssignments:
+  - role: Contributor
+colour: blue
+`)
+	f, err := seed.Parse("seed.yaml", bad)
+	if f != nil {
+		t.Fatal("Parse returned a file for a file with errors")
+	}
+	var errs seed.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want seed.Errors", err)
+	}
+	want := []string{
+		"seed.yaml:9: endpoints[1].authMode: want Key, AMLToken or AADToken",
+		"seed.yaml:10: endpoints[1].gracePeriod: want a duration from 0s to 24h",
+		"seed.yaml:11: endpoints[1].keys.primary: The key must be 16 to 256 characters long",
+		"seed.yaml:14: endpoints[1].deployments[0].upstream: want an absolute http(s) URL",
+		"seed.yaml:15: endpoints[1].traffic: the percentages must add up to 100 (they add up to 90)",
+		"seed.yaml:17: accounts[0].name: The account name 'q' is invalid",
+		"seed.yaml:17: accounts[0].qnaRuntimeEndpoint: required for a QnAMaker account",
+		"seed.yaml:20: servicePrincipals[0].appId: want a GUID",
+		"seed.yaml:24: roleAssignments: role assignments are not supported yet",
+		"seed.yaml:25: colour: unknown field; known fields: accounts, endpoints, resourceGroup, roleAssignments, servicePrincipals, subscription, workspaces",
+	}
+	if len(errs) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i := range min(len(errs), len(want)) {
+		if !strings.HasPrefix(errs[i].String(), want[i]) {
+			t.Errorf("problem %d:\n got %s\nwant %s…", i, errs[i], want[i])
+		}
+	}
+	if strings.Contains(err.Error(), "short") {
+		t.Error("a message repeats a key")
+	}
+}
+
+// TestApplyErrorsRollBackEverything: problems only the store can see
+// (a deployment named in traffic that does not exist, an endpoint in a
+// missing workspace) are listed at their lines, and the valid parts of
+// the file are not applied either.
+func TestApplyErrorsRollBackEverything(t *testing.T) {
+	a, store := newApplier(t)
+	data := []byte(`workspaces:
+  - name: ws1
+    location: eastus
+endpoints:
+  - name: e1
+    workspace: ws1
+  - name: e2
+    workspace: nowhere
+  - name: e3
+    workspace: ws1
+    traffic: {ghost: 100}
+accounts:
+  - name: face1
+    kind: Face
+    location: westus
+    tags: {"bad/name": x}
+`)
+	_, err := apply(t, a, "s.yaml", data)
+	var errs seed.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want seed.Errors", err)
+	}
+	want := []string{
+		"s.yaml:7: endpoints[1]: the workspace 'nowhere' does not exist; declare it under workspaces",
+		"s.yaml:9: endpoints[2]: properties.traffic names deployment 'ghost', which does not exist in endpoint 'e3'.",
+		"s.yaml:13: accounts[0]: The tag name 'bad/name' is invalid",
+	}
+	if len(errs) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i := range min(len(errs), len(want)) {
+		if !strings.HasPrefix(errs[i].String(), want[i]) {
+			t.Errorf("problem %d:\n got %s\nwant %s…", i, errs[i], want[i])
+		}
+	}
+	store.View(t.Context(), func(tx rekey.Tx) error {
+		list, err := tx.Workspaces(seed.DefaultSubscription, "")
+		if err != nil || len(list) != 0 {
+			t.Errorf("workspaces after a refused file: %d (%v), want none", len(list), err)
+		}
+		eps, _ := tx.AllEndpoints()
+		if len(eps) != 0 {
+			t.Errorf("endpoints after a refused file: %d, want none", len(eps))
+		}
+		return nil
+	})
+}
