@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -398,6 +399,10 @@ func (r *run) endpoint(e *Endpoint) {
 			out.Action = Updated
 		}
 	}
+	// The endpoint's line comes before its deployments'; its action may
+	// still change with the traffic below.
+	r.outcome(out)
+	slot := len(r.res.Resources) - 1
 	for _, d := range e.Deployments {
 		r.deployment(d, id, location, name)
 	}
@@ -418,12 +423,11 @@ func (r *run) endpoint(e *Endpoint) {
 			if r.failed(e.At, r.call(http.MethodPut, id.String(), mlVersion, body)) {
 				return
 			}
-			if out.Action == Unchanged {
-				out.Action = Updated
+			if r.res.Resources[slot].Action == Unchanged {
+				r.res.Resources[slot].Action = Updated
 			}
 		}
 	}
-	r.outcome(out)
 }
 
 // fillEndpoint completes an update's body with what the file leaves out:
@@ -682,4 +686,25 @@ func (r *run) servicePrincipal(s ServicePrincipal) {
 		return
 	}
 	r.outcome(Outcome{Type: "servicePrincipal", Name: s.AppID, Action: action})
+}
+
+// ApplySeed parses and applies a seed file: the admin API's Applier. A
+// file with problems returns them, one line each, and applies nothing.
+func (a *Applier) ApplySeed(ctx context.Context, name string, data []byte) (any, []string, error) {
+	f, err := Parse(name, data)
+	if err == nil {
+		var res *Result
+		if res, err = a.Apply(ctx, f); err == nil {
+			return res, nil, nil
+		}
+	}
+	var errs Errors
+	if errors.As(err, &errs) {
+		out := make([]string, len(errs))
+		for i, p := range errs {
+			out[i] = p.String()
+		}
+		return nil, out, nil
+	}
+	return nil, nil, err
 }

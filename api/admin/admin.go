@@ -29,11 +29,15 @@ const Prefix = "/rekey/v1/"
 // them every --usage-flush.
 //
 // id, when not nil, adds the token service's administration: service
-// principals and signing key rotation (see mountIdentity).
-func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity) http.Handler {
+// principals and signing key rotation (see mountIdentity). apply, when
+// not nil, adds POST /rekey/v1/apply for seed files (see mountApply).
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity, apply Applier) http.Handler {
 	mux := http.NewServeMux()
 	if id != nil {
 		mountIdentity(mux, store, id, logger)
+	}
+	if apply != nil {
+		mountApply(mux, apply, logger)
 	}
 	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
 		if flush != nil {
@@ -44,7 +48,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		serveUsage(w, r, store, logger)
 	})
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}] and POST "+Prefix+"signingKeys/rotate.")
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate and POST "+Prefix+"apply.")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")

@@ -23,6 +23,7 @@ import (
 	"github.com/rekey-dev/rekey/localca"
 	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/ops"
+	"github.com/rekey-dev/rekey/seed"
 	"github.com/rekey-dev/rekey/server"
 	"github.com/rekey-dev/rekey/store/sqlite"
 )
@@ -39,6 +40,7 @@ Examples:
   rekey serve
   rekey serve --data /var/lib/rekey --listen 0.0.0.0:7443
   rekey serve --operation-delay 10s       # realistic polling for your client code
+  rekey serve --seed examples/seed.yaml   # start with known workspaces, endpoints and keys
   REKEY_ADMIN_TOKEN=... rekey serve --insecure-http --listen 127.0.0.1:8080
 `
 
@@ -55,6 +57,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
 	tuneGC(getenv)
+	seedFile, err := loadSeed(cfg.Seed) // a broken seed file stops the start before anything is touched
+	if err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -72,6 +78,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
+	if err := applySeed(ctx, seedFile, store, keyring, logger, stdout); err != nil {
+		return err
+	}
 	reg := &metrics.Registry{}
 	var (
 		servers []*http.Server
@@ -188,7 +197,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin: admin.New(store, auth, logger, flushUsage(gw), ids), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
