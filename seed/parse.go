@@ -17,12 +17,18 @@ import (
 // lines of YAML aliases can otherwise stand for billions of nodes.
 const maxNodes = 200_000
 
+// maxProblems bounds the problems listed for one file.
+const maxProblems = 200
+
 // Parse reads a seed file (YAML, or JSON, which YAML reads too). It checks
 // everything that needs no stored state and returns Errors listing every
 // problem with its line, or the file.
 func Parse(name string, data []byte) (*File, error) {
 	p := &parser{name: name}
 	f := p.file(data)
+	if n := len(p.errs); n > maxProblems {
+		p.errs = append(p.errs[:maxProblems], Problem{File: name, Message: fmt.Sprintf("and %d more problems", n-maxProblems)})
+	}
 	if len(p.errs) > 0 {
 		return nil, p.errs
 	}
@@ -30,9 +36,22 @@ func Parse(name string, data []byte) (*File, error) {
 }
 
 type parser struct {
-	name  string
-	errs  Errors
-	nodes int
+	name    string
+	errs    Errors
+	nodes   int
+	tooMany bool // the node budget is spent (reported once)
+}
+
+// spent reports whether the node budget is spent, recording it once.
+func (p *parser) spent() bool {
+	if p.nodes <= maxNodes {
+		return false
+	}
+	if !p.tooMany {
+		p.tooMany = true
+		p.errorf(nil, "", "the file is too large once its aliases are expanded (more than %d values); write fewer aliases", maxNodes)
+	}
+	return true
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -156,8 +175,7 @@ func (p *parser) mapping(n *yaml.Node, path string, known fields) bool {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := p.resolve(n.Content[i]), p.resolve(n.Content[i+1])
-		if p.nodes > maxNodes {
-			p.errorf(k, path, "the file is too large once its aliases are expanded")
+		if p.spent() {
 			return false
 		}
 		kp := join(path, k.Value)
@@ -188,7 +206,7 @@ func (p *parser) list(n *yaml.Node, path string, fn func(n *yaml.Node, path stri
 		return
 	}
 	for i, item := range n.Content {
-		if p.nodes > maxNodes {
+		if p.spent() {
 			return
 		}
 		fn(p.resolve(item), fmt.Sprintf("%s[%d]", path, i))

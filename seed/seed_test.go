@@ -303,3 +303,22 @@ accounts:
 		return nil
 	})
 }
+
+// TestAliasBombIsBounded: a few lines of aliases that stand for millions
+// of declarations are refused, not walked.
+func TestAliasBombIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x: &d {name: d, upstream: 'http://127.0.0.1:1'}\ny: &e {name: e, workspace: w, deployments: [")
+	b.WriteString(strings.Repeat("*d,", 3000))
+	b.WriteString("]}\nendpoints: [")
+	b.WriteString(strings.Repeat("*e,", 3000))
+	b.WriteString("]\n")
+	_, err := seed.Parse("bomb.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "too large once its aliases are expanded") {
+		t.Fatalf("err = %.300v, want the expansion refused", err)
+	}
+	var errs seed.Errors
+	if errors.As(err, &errs); len(errs) > 201 {
+		t.Errorf("%d problems listed, want at most 201", len(errs))
+	}
+}
