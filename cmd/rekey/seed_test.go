@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -100,6 +101,17 @@ func TestServeSeedAtStart(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("token for the seeded service principal = %d, want 200", resp.StatusCode)
 	}
+
+	// A restart on the same data directory applies the file again, which
+	// changes nothing: the chosen key still works, no error stops the start.
+	s.stop()
+	s = startServerEnv(t, envOf("REKEY_SEED", file), s.DataDir)
+	for deadline := time.Now().Add(10 * time.Second); seedGatewayStatus(t, s.Gateway+"/endpoints/llm/score", "Bearer "+seedPrimary) != http.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatal("after a restart with the same seed, the chosen primary key no longer answers 200")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestServeRefusesBrokenSeed: a seed file with errors stops the start
@@ -143,6 +155,12 @@ func TestApplyCommand(t *testing.T) {
 			}
 		}
 		return out
+	}
+	if out, _, err := cli(t, env, "apply", "-h"); err != nil || !strings.Contains(out, "Usage: rekey apply") || !strings.Contains(out, "examples/seed.yaml") {
+		t.Errorf("apply -h = %v, stdout %q; want the help on stdout", err, out)
+	}
+	if _, _, err := cli(t, env, "apply"); !errors.Is(err, errUsage) {
+		t.Errorf("apply without a file = %v, want a usage error", err)
 	}
 	out := applyOut(yamlFile)
 	for _, want := range []string{"seed.yaml: 7 created, 0 updated, 0 unchanged", "created  endpoint", "rekey keys list --workspace ws1 --endpoint llm", "generated secondary; read them with: rekey keys list --workspace ws1 --endpoint llm", "generated endpointKeys.secondary; read them with: rekey qna keys show"} {
