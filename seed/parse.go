@@ -400,16 +400,9 @@ func (p *parser) endpoint(f *File, n *yaml.Node, path string) Endpoint {
 			p.domain(nodeAt(d.Line), join(d.Path, "name"), rekey.DeploymentID{Endpoint: id, Name: d.Name}.Validate())
 		}
 	}
-	for _, m := range []struct {
-		field string
-		w     map[string]int32
-	}{{"traffic", e.Traffic}, {"mirrorTraffic", e.Mirror}} {
-		for _, name := range sortedKeys(m.w) {
-			if !names[strings.ToLower(name)] && len(e.Deployments) > 0 {
-				p.errorf(n, join(path, m.field), "names deployment '%s', which is not among this endpoint's deployments", name)
-			}
-		}
-	}
+	// Whether traffic names existing deployments needs the store (a
+	// deployment may have been created through an SDK): the ARM handler
+	// checks it when the file is applied.
 	for name, w := range e.Mirror {
 		if w > 0 && e.Traffic[name] > 0 {
 			p.errorf(n, join(path, "mirrorTraffic"), "deployment '%s' cannot receive mirrored traffic while it receives live traffic", name)

@@ -322,3 +322,35 @@ func TestAliasBombIsBounded(t *testing.T) {
 		t.Errorf("%d problems listed, want at most 201", len(errs))
 	}
 }
+
+// TestApplyKeepsWhatFileLeavesOut: a later, shorter file may shift traffic
+// to a deployment it does not list (created earlier, here by another
+// file), and leaves the endpoint's keys and grace period as they are.
+func TestApplyKeepsWhatFileLeavesOut(t *testing.T) {
+	a, store := newApplier(t)
+	if _, err := apply(t, a, "seed.yaml", readExample(t, "seed.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := apply(t, a, "shift.yaml", []byte("endpoints:\n  - name: llm\n    workspace: ws1\n    traffic: {green: 100}\n    mirrorTraffic: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(res); got != "updated endpoint ws1/llm \n" {
+		t.Errorf("summary = %q", got)
+	}
+	ep := rekey.EndpointID{Workspace: rekey.WorkspaceID{Subscription: seed.DefaultSubscription, ResourceGroup: seed.DefaultResourceGroup, Name: "ws1"}, Name: "llm"}
+	store.View(t.Context(), func(tx rekey.Tx) error {
+		e, err := tx.Endpoint(ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Traffic["green"] != 100 || e.Traffic["blue"] != 0 || e.MirrorTraffic["green"] != 0 || e.GracePeriod().String() != "5m0s" || e.AuthMode != rekey.AuthKey {
+			t.Errorf("endpoint after the shorter file: traffic %v mirror %v grace %v mode %v", e.Traffic, e.MirrorTraffic, e.GracePeriod(), e.AuthMode)
+		}
+		keys, _ := tx.Keys(ep.Key())
+		if !keys[0].Digest.Equal(a.Keyring.Digest("ci-primary-key-0123456789")) {
+			t.Error("the primary key changed though the file chose none")
+		}
+		return nil
+	})
+}
