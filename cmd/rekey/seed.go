@@ -81,7 +81,9 @@ its line; nothing of it is applied. Keys are never printed: where rekey
 generated some, the output names the command that prints them.
 
 See examples/seed.yaml for the format. rekey serve --seed FILE applies a
-file at start.
+file at start. The file names its own subscription and resource group
+(default: 00000000-0000-0000-0000-000000000000 and rekey); --subscription,
+--resource-group and --api-version do not change it.
 
 Examples:
   rekey apply examples/seed.yaml
