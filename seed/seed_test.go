@@ -354,3 +354,26 @@ func TestApplyKeepsWhatFileLeavesOut(t *testing.T) {
 		return nil
 	})
 }
+
+// TestJSONErrorsHaveLines: a JSON seed file's problems carry lines too.
+func TestJSONErrorsHaveLines(t *testing.T) {
+	data := []byte(`{
+  "workspaces": [{"name": "ws1", "location": "eastus"}],
+  "endpoints": [
+    {"name": "e1", "workspace": "ws1",
+     "authMode": "Keys"},
+    {"name": "e2", "workspace": "ws1", "traffic": {"blue": "all"}}
+  ]
+}
+`)
+	_, err := seed.Parse("seed.json", data)
+	want := "seed.json:5: endpoints[0].authMode: want Key, AMLToken or AADToken\n" +
+		"seed.json:6: endpoints[1].traffic.blue: want a whole percentage from 0 to 100"
+	if err == nil || err.Error() != want {
+		t.Errorf("err =\n%v\nwant\n%s", err, want)
+	}
+	_, err = seed.Parse("seed.json", []byte("{\"workspaces\": [\n  {\"name\": \"ws1\",}\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "seed.json:") || !strings.Contains(err.Error(), "not valid YAML or JSON") {
+		t.Errorf("malformed JSON: %v", err)
+	}
+}
