@@ -137,7 +137,7 @@ func (p *parser) file(data []byte) *File {
 		// declared here once rekey checks roles. Until then a file that
 		// declares one is refused, rather than applied without it.
 		"roleAssignments": func(v *yaml.Node, path string) {
-			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 || v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 				return
 			}
 			p.errorf(v, path, "role assignments are not supported yet (rekey does not check roles); remove them, or leave the list empty")

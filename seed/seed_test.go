@@ -170,19 +170,29 @@ func TestApplyUpdatesWhatDiffers(t *testing.T) {
 	changed := bytes.Replace(data, []byte("ci-primary-key-0123456789"), []byte("ci-primary-key-9876543210"), 1)
 	changed = bytes.Replace(changed, []byte("http://127.0.0.1:8001"), []byte("http://127.0.0.1:8002"), 1)
 	changed = bytes.Replace(changed, []byte("mirrorTraffic: {green: 10}"), []byte("mirrorTraffic: {green: 20}"), 1)
+	changed = bytes.Replace(changed, []byte("ci-subscription-key-1-abcdef"), []byte("ci-subscription-key-1-changed"), 1)
 	res, err := apply(t, a, "seed.yaml", changed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := summary(res)
-	for _, want := range []string{"updated endpoint ws1/llm", "updated deployment ws1/llm/green", "unchanged deployment ws1/llm/blue", "unchanged account my-qna", "unchanged workspace ws1"} {
+	for _, want := range []string{"updated endpoint ws1/llm", "updated deployment ws1/llm/green", "unchanged deployment ws1/llm/blue", "updated account my-qna", "unchanged workspace ws1"} {
 		if !strings.Contains(got, want+" ") {
 			t.Errorf("missing %q in\n%s", want, got)
 		}
 	}
-	if res.Updated != 2 {
-		t.Errorf("updated = %d, want 2:\n%s", res.Updated, got)
+	if res.Updated != 3 {
+		t.Errorf("updated = %d, want 3:\n%s", res.Updated, got)
 	}
+	acc := rekey.AccountID{Subscription: seed.DefaultSubscription, ResourceGroup: seed.DefaultResourceGroup, Name: "my-qna"}
+	store.View(t.Context(), func(tx rekey.Tx) error {
+		keys, err := tx.Keys(acc.SubscriptionKeys())
+		if err != nil || len(keys) != 2 || !keys[0].Digest.Equal(a.Keyring.Digest("ci-subscription-key-1-changed")) ||
+			!keys[1].Digest.Equal(a.Keyring.Digest("ci-subscription-key-2-abcdef")) {
+			t.Errorf("account keys after the change: key1 changed and key2 kept? (%v)", err)
+		}
+		return nil
+	})
 	if secondary() != before {
 		t.Error("the generated secondary key was drawn again on update")
 	}
