@@ -149,7 +149,7 @@ func TestApplyCommand(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rekey apply %s: %v\n%s", filepath.Base(file), err, stderr)
 		}
-		for _, secret := range []string{seedPrimary, seedEndpointKey, seedSecret, "ci-subscription-key-1-abcdef"} {
+		for _, secret := range []string{seedPrimary, "ci-primary-key-rotated-42", seedEndpointKey, seedSecret, "ci-subscription-key-1-abcdef"} {
 			if strings.Contains(out+stderr, secret) {
 				t.Fatal("rekey apply printed a key")
 			}
@@ -173,6 +173,29 @@ func TestApplyCommand(t *testing.T) {
 	}
 	if out := applyOut(jsonFile); !strings.Contains(out, "seed.json: 0 created, 0 updated, 7 unchanged") {
 		t.Errorf("the JSON twin after the YAML file:\n%s", out)
+	}
+
+	// A changed chosen key applied to the running server opens the
+	// gateway at once (502: no model listens on the example's upstream,
+	// but the key passed; a refused key gets 401).
+	score := s.Gateway + "/endpoints/llm/score"
+	for deadline := time.Now().Add(10 * time.Second); seedGatewayStatus(t, score, "Bearer "+seedPrimary) == http.StatusUnauthorized; {
+		if time.Now().After(deadline) {
+			t.Fatal("the chosen primary key never passed the gateway")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	const newPrimary = "ci-primary-key-rotated-42"
+	data, _ := os.ReadFile(yamlFile)
+	os.WriteFile(yamlFile, []byte(strings.Replace(string(data), seedPrimary, newPrimary, 1)), 0o600)
+	if out := applyOut(yamlFile); !strings.Contains(out, "seed.yaml: 0 created, 1 updated, 6 unchanged") {
+		t.Errorf("apply with a changed key:\n%s", out)
+	}
+	if st := seedGatewayStatus(t, score, "Bearer "+newPrimary); st == http.StatusUnauthorized {
+		t.Error("the newly chosen primary key is refused by the gateway right after apply")
+	}
+	if st := seedGatewayStatus(t, score, "Bearer "+strings.Repeat("y", 25)); st != http.StatusUnauthorized {
+		t.Errorf("an unknown key = %d, want 401", st)
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
