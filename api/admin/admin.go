@@ -32,11 +32,15 @@ const Prefix = "/rekey/v1/"
 // share one limiter.
 //
 // id, when not nil, adds the token service's administration: service
-// principals and signing key rotation (see mountIdentity).
-func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity, lim *throttle.Limiter) http.Handler {
+// principals and signing key rotation (see mountIdentity). apply, when
+// not nil, adds POST /rekey/v1/apply for seed files (see mountApply).
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity, apply Applier, lim *throttle.Limiter) http.Handler {
 	mux := http.NewServeMux()
 	if id != nil {
 		mountIdentity(mux, store, id, logger)
+	}
+	if apply != nil {
+		mountApply(mux, apply, logger)
 	}
 	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
 		if flush != nil {
@@ -47,7 +51,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		serveUsage(w, r, store, logger)
 	})
 	notFound := func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}] and POST "+Prefix+"signingKeys/rotate.")
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate and POST "+Prefix+"apply.")
 	}
 	mux.HandleFunc(Prefix, notFound)
 	mux.HandleFunc(strings.TrimSuffix(Prefix, "/"), notFound) // else ServeMux redirects to Prefix

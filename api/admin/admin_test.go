@@ -41,7 +41,7 @@ func TestUsage(t *testing.T) {
 		}
 		return tx.AddKeyUsage(rekey.KeyUsage{Owner: ep.Key(), Slot: rekey.Secondary, Requests: 7, GraceRequests: 2, LastUsed: used})
 	})
-	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, nil))
+	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, nil, nil))
 	defer srv.Close()
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)
@@ -95,7 +95,7 @@ func TestThrottle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, throttle.New(2, 10*time.Second)))
+	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, nil, throttle.New(2, 10*time.Second)))
 	defer srv.Close()
 	var got []int
 	for _, tok := range []string{"wrong", "wrong", "admin-token"} {

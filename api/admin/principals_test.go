@@ -28,7 +28,7 @@ func TestServicePrincipalAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ids, nil))
+	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ids, nil, nil))
 	defer srv.Close()
 	call := func(method, path, body, token string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))

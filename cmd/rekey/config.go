@@ -61,6 +61,8 @@ type serveConfig struct {
 	ManagedIdentity    string
 	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
 	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
+
+	Seed string // --seed, REKEY_SEED: a seed file applied at start (see seed.go)
 }
 
 // Default ceilings on concurrent connections per listener. A connection
@@ -193,6 +195,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.TokenLifetime, "token-lifetime", "REKEY_TOKEN_LIFETIME", time.Hour, "lifetime of access tokens from the token service (at least 10s)")
 	fs.StringVar(&c.ManagedIdentity, "managed-identity", e.str("REKEY_MANAGED_IDENTITY", ""), "`appId` of the service principal that /msi/token issues tokens for (App Service managed identity) (REKEY_MANAGED_IDENTITY)")
 	c.SPClientID, c.SPClientSecret = strings.TrimSpace(e("REKEY_SP_CLIENT_ID")), e("REKEY_SP_CLIENT_SECRET")
+	fs.StringVar(&c.Seed, "seed", e.str("REKEY_SEED", ""), "seed `file` (YAML or JSON) applied at start, before serving; see examples/seed.yaml (REKEY_SEED)")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {
@@ -301,6 +304,9 @@ func (c *serveConfig) validate() error {
 		if err := rekey.ValidateKeyValue("REKEY_SP_CLIENT_SECRET", c.SPClientSecret); err != nil {
 			return fmt.Errorf("%s", rekey.ErrorMessage(err))
 		}
+	}
+	if c.Seed != "" && !c.management() {
+		return fmt.Errorf("--seed: a --role gateway process applies no seed file; give it to the management process")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)

@@ -22,6 +22,7 @@ import (
 	"github.com/rekey-dev/rekey/localca"
 	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/ops"
+	"github.com/rekey-dev/rekey/seed"
 	"github.com/rekey-dev/rekey/server"
 	"github.com/rekey-dev/rekey/store/sqlite"
 	"github.com/rekey-dev/rekey/throttle"
@@ -40,6 +41,7 @@ Examples:
   rekey serve
   rekey serve --data /var/lib/rekey --listen 0.0.0.0:7443
   rekey serve --operation-delay 10s       # realistic polling for your client code
+  rekey serve --seed examples/seed.yaml   # start with known workspaces, endpoints and keys
   REKEY_ADMIN_TOKEN=... rekey serve --insecure-http --listen 127.0.0.1:8080
 `
 
@@ -57,6 +59,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logger := newLogger(cfg.LogFormat, stderr)
 	tuneGC(getenv)
 	warnFDLimit(cfg, logger)
+	seedFile, err := loadSeed(cfg.Seed) // a broken seed file stops the start before anything is touched
+	if err != nil {
+		return err
+	}
 
 	if err := secureDataDir(cfg.DataDir, logger); err != nil {
 		return err
@@ -74,6 +80,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
+	if err := applySeed(ctx, seedFile, store, keyring, logger, stdout); err != nil {
+		return err
+	}
 	reg := &metrics.Registry{}
 	// One limiter for the management listener: the ARM and admin APIs and
 	// /metrics (under --metrics-auth) take the same token, and the QnA
@@ -201,7 +210,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, lim), Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout}),
+				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim),
+				Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
