@@ -210,7 +210,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim),
+				Admin:   admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim),
 				Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
