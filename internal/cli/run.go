@@ -33,6 +33,8 @@ Client (talks to a running server; defaults come from ./rekey-data):
   sp           service principals of the token service: create, list, show,
                delete, credential reset
   signing-key  rotate the token service's signing key
+  reset        remove every resource, key, operation and usage count;
+               keep the server's identity (asks first; --yes in scripts)
 
 Other:
   version      print the version
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSP(ctx, rest, getenv, stdout, stderr)
 	case "signing-key":
 		return runSigningKey(ctx, rest, getenv, stdout, stderr)
+	case "reset":
+		return runReset(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "rekey", version())
 		return nil
