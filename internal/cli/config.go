@@ -58,6 +58,11 @@ type serveConfig struct {
 	ManagedIdentity    string
 	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
 	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
+
+	// InMemory keeps the state in memory (see inmemory.go); DataDir then
+	// holds only the CA, the secrets and server.json.
+	InMemory  bool
+	dataGiven bool // --data or REKEY_DATA was set
 }
 
 // Roles a process can take.
@@ -163,8 +168,11 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.TokenLifetime, "token-lifetime", "REKEY_TOKEN_LIFETIME", time.Hour, "lifetime of access tokens from the token service (at least 10s)")
 	fs.StringVar(&c.ManagedIdentity, "managed-identity", e.str("REKEY_MANAGED_IDENTITY", ""), "`appId` of the service principal that /msi/token issues tokens for (App Service managed identity) (REKEY_MANAGED_IDENTITY)")
 	c.SPClientID, c.SPClientSecret = strings.TrimSpace(e("REKEY_SP_CLIENT_ID")), e("REKEY_SP_CLIENT_SECRET")
+	boolean(&c.InMemory, "in-memory", "REKEY_IN_MEMORY", false, "keep all state in memory, for tests and CI: nothing persists across restarts; the CA, admin token and master key go into a new temporary directory, removed on stop, unless --data names one")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
+		fs.Visit(func(f *flag.Flag) { c.dataGiven = c.dataGiven || f.Name == "data" })
+		c.dataGiven = c.dataGiven || e("REKEY_DATA") != ""
 		if len(envErrs) > 0 {
 			return envErrs[0]
 		}
@@ -268,6 +276,9 @@ func (c *serveConfig) validate() error {
 		if err := rekey.ValidateKeyValue("REKEY_SP_CLIENT_SECRET", c.SPClientSecret); err != nil {
 			return fmt.Errorf("%s", rekey.ErrorMessage(err))
 		}
+	}
+	if c.InMemory && c.Role != roleAll {
+		return fmt.Errorf("--in-memory needs --role all: processes cannot share a memory store")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)

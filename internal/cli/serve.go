@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"time"
@@ -24,7 +23,6 @@ import (
 	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/ops"
 	"github.com/rekey-dev/rekey/server"
-	"github.com/rekey-dev/rekey/store/sqlite"
 )
 
 const serveHelp = `Usage: rekey serve [flags]
@@ -39,6 +37,7 @@ Examples:
   rekey serve
   rekey serve --data /var/lib/rekey --listen 0.0.0.0:7443
   rekey serve --operation-delay 10s       # realistic polling for your client code
+  rekey serve --in-memory                 # for tests: nothing persists
   REKEY_ADMIN_TOKEN=... rekey serve --insecure-http --listen 127.0.0.1:8080
 `
 
@@ -56,9 +55,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logger := newLogger(cfg.LogFormat, stderr)
 	tuneGC(getenv)
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	removeDir, err := prepareDataDir(cfg)
+	if err != nil {
+		return err
 	}
+	defer removeDir() // last: after the listeners and loops have stopped
 	master, err := masterKey(cfg.DataDir, getenv, logger)
 	if err != nil {
 		return err
@@ -67,7 +68,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile))
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -205,6 +206,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		idBanner(stdout, scheme+"://"+ln.Addr().String())
 	}
 	fmt.Fprintf(stdout, "  data directory: %s\n", cfg.DataDir)
+	if cfg.InMemory {
+		fmt.Fprintf(stdout, "  state:          in memory; nothing persists across restarts%s\n", tempNote(cfg))
+	}
 
 	select {
 	case err := <-errc:
