@@ -256,10 +256,11 @@ func (s *Server) HTTPClient() *http.Client { return s.client }
 
 // Credential returns a credential that hands the Azure SDK the admin
 // token, which the management API takes for any audience and scope. To
-// test the Entra token flow instead (azidentity's ClientSecretCredential
-// and friends), create a service principal with
-// WithEnv("REKEY_SP_CLIENT_ID", ...) and WithEnv("REKEY_SP_CLIENT_SECRET",
-// ...) and point the credential's authority host at URL().
+// test the Entra token flow instead, create a service principal with
+// WithEnv("REKEY_SP_CLIENT_ID", id) and WithEnv("REKEY_SP_CLIENT_SECRET",
+// secret), and give azidentity.NewClientSecretCredential("adfs", id,
+// secret, ...) the ClientOptions of ARMClientOptions(): they name URL() as
+// the authority host and trust the CA.
 func (s *Server) Credential() azcore.TokenCredential { return adminToken(s.token) }
 
 // ARMClientOptions returns options for any armXXX client: Azure Resource

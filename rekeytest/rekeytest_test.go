@@ -1,6 +1,7 @@
 package rekeytest_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	ml "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/machinelearning/armmachinelearning/v4"
 
 	"github.com/rekey-dev/rekey/rekeytest"
@@ -196,4 +198,59 @@ func TestServersAreSeparate(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "72f988bf-86f1-41af-91ab-2d7cd011db47") {
 		t.Errorf("the tenant given WithArgs: openid-configuration = %d %s", resp.StatusCode, body)
 	}
+}
+
+// rotateKeys stands for the code under test in the README's example.
+func rotateKeys(ctx context.Context, endpoints *ml.OnlineEndpointsClient, rg, ws, name string) error {
+	p, err := endpoints.BeginRegenerateKeys(ctx, rg, ws, name, ml.RegenerateEndpointKeysRequest{KeyType: to.Ptr(ml.KeyTypePrimary)}, nil)
+	if err != nil {
+		return err
+	}
+	_, err = p.PollUntilDone(ctx, nil)
+	return err
+}
+
+// TestREADMEExample is the README's example, as written there (with the
+// package ml for armmachinelearning), so that it keeps compiling and
+// working.
+func TestREADMEExample(t *testing.T) {
+	ctx, subscriptionID := t.Context(), sub
+	srv := rekeytest.Start(t, rekeytest.WithOperationDelay(50*time.Millisecond))
+	f, _ := ml.NewClientFactory(subscriptionID, srv.Credential(), srv.ARMClientOptions())
+	ws, _ := f.NewWorkspacesClient().BeginCreateOrUpdate(ctx, "rg", "ws1", ml.Workspace{Location: to.Ptr("eastus")}, nil)
+	ws.PollUntilDone(ctx, nil)
+	ep, _ := f.NewOnlineEndpointsClient().BeginCreateOrUpdate(ctx, "rg", "ws1", "my-endpoint", ml.OnlineEndpoint{Location: to.Ptr("eastus"),
+		Properties: &ml.OnlineEndpointProperties{AuthMode: to.Ptr(ml.EndpointAuthModeKey)}}, nil)
+	ep.PollUntilDone(ctx, nil)
+	before, err := f.NewOnlineEndpointsClient().ListKeys(ctx, "rg", "ws1", "my-endpoint", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rotateKeys(ctx, f.NewOnlineEndpointsClient(), "rg", "ws1", "my-endpoint") // the code under test
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := score(t, srv, "my-endpoint", *before.PrimaryKey); got != http.StatusUnauthorized {
+		t.Errorf("old key at the gateway = %d, want 401", got)
+	}
+}
+
+// TestServicePrincipalCredential: the route the package documentation
+// gives for the Entra flow works: a service principal from WithEnv, and
+// azidentity's ClientSecretCredential pointed at URL() over the CA.
+func TestServicePrincipalCredential(t *testing.T) {
+	const appID, secret = "5f0c6a8e-3b1d-4c2a-9e7f-0a1b2c3d4e5f", "a-secret-of-enough-length-0123456789"
+	srv := rekeytest.Start(t, rekeytest.WithEnv("REKEY_SP_CLIENT_ID", appID), rekeytest.WithEnv("REKEY_SP_CLIENT_SECRET", secret))
+	cred, err := azidentity.NewClientSecretCredential("adfs", appID, secret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions: srv.ARMClientOptions().ClientOptions,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ml.NewClientFactory(sub, cred, srv.ARMClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := clients{f.NewWorkspacesClient(), f.NewOnlineEndpointsClient(), f.NewOnlineDeploymentsClient()}
+	c.workspace(t, "ws1")
 }
