@@ -103,6 +103,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
 			SyncInterval: cfg.SyncInterval, UsageFlush: cfg.UsageFlush, AccessLog: cfg.GatewayAccessLog,
+			Ready: store.Ready,
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
