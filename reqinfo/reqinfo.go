@@ -6,6 +6,7 @@ package reqinfo
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // Info is one request's. The server's middleware creates it; the handler
@@ -71,4 +72,24 @@ func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h logHandler) WithGroup(name string) slog.Handler {
 	return logHandler{h.Handler.WithGroup(name)}
+}
+
+// Route names a ServeMux pattern for the operation label: the method and
+// the route after "/providers/" without its {parameters}, as in
+// "POST Microsoft.MachineLearningServices/workspaces/onlineEndpoints/listKeys".
+func Route(pattern string) string {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		method, path = "", pattern
+	}
+	if _, after, ok := strings.Cut(path, "/providers/"); ok {
+		path = after
+	}
+	var kept []string
+	for _, seg := range strings.Split(path, "/") {
+		if seg != "" && !strings.HasPrefix(seg, "{") {
+			kept = append(kept, seg)
+		}
+	}
+	return strings.TrimSpace(method + " " + strings.Join(kept, "/"))
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rekey-dev/rekey"
 )
 
@@ -34,6 +36,9 @@ type Options struct {
 	// BodyTimeout drops a request whose body makes no progress for this
 	// long; 0 means no limit.
 	BodyTimeout time.Duration
+	// Registerer, when not nil, gets the management API's request
+	// metrics: counts by operation and status, and latency.
+	Registerer prometheus.Registerer
 }
 
 // New returns the management-plane handler: /healthz and /readyz
@@ -74,7 +79,7 @@ func New(o Options) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	return recoverPanics(logger, accessLog(logger, bodyTimeout(o.BodyTimeout, root)))
+	return withRequestID(recoverPanics(logger, accessLog(logger, newAPIMetrics(o.Registerer), bodyTimeout(o.BodyTimeout, root))))
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/reqinfo"
 )
 
 // Authenticator checks the admin bearer token (see arm.Authenticator).
@@ -38,7 +39,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
 		if flush != nil {
 			if err := flush(r.Context()); err != nil {
-				logger.Warn("flushing usage before reading it", "err", err)
+				logger.WarnContext(r.Context(), "flushing usage before reading it", "err", err)
 			}
 		}
 		serveUsage(w, r, store, logger)
@@ -47,6 +48,9 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}] and POST "+Prefix+"signingKeys/rotate.")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := reqinfo.ID(r.Context()); id != "" {
+			w.Header().Set("x-ms-request-id", id) // the id its log lines carry
+		}
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" { // schemes are case-insensitive
 			writeError(w, http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. Send 'Authorization: Bearer <admin token>'.")
@@ -56,7 +60,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 			if rekey.ErrorCode(err) == rekey.Unauthorized {
 				writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 			} else {
-				logger.Error("admin authentication", "err", err)
+				logger.ErrorContext(r.Context(), "admin authentication", "err", err)
 				writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
 			}
 			return
@@ -103,7 +107,7 @@ func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logge
 		return
 	}
 	if err != nil {
-		logger.Error("key usage", "err", err)
+		logger.ErrorContext(r.Context(), "key usage", "err", err)
 		writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
 		return
 	}

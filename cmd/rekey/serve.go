@@ -23,6 +23,7 @@ import (
 	"github.com/rekey-dev/rekey/localca"
 	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/ops"
+	"github.com/rekey-dev/rekey/reqinfo"
 	"github.com/rekey-dev/rekey/server"
 	"github.com/rekey-dev/rekey/store/sqlite"
 )
@@ -67,12 +68,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile))
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile))
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer db.Close()
 	reg := &metrics.Registry{}
+	reg.RegisterRuntime()
+	store := metrics.Store(db, reg) // times every transaction
 	var (
 		servers []*http.Server
 		stops   []func(context.Context) error // in start order; run in reverse
@@ -168,6 +171,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runner.OperationRetention, runner.UsageRetention = cfg.OperationRetention, cfg.UsageRetention
 		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention)
 		runner.Start(context.WithoutCancel(ctx))
+		reg.MustRegister(runner) // its queue depth and age
 		stops = append(stops, runner.Stop)
 		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger)
 		if err != nil {
@@ -189,7 +193,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin: admin.New(store, auth, logger, flushUsage(gw), ids), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+				Admin: admin.New(store, auth, logger, flushUsage(gw), ids), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout,
+				Registerer: reg.Registerer()}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -278,11 +283,13 @@ func serverTLS(dataDir, certFile, keyFile, listen string) (*tls.Config, string, 
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, caFile, nil
 }
 
+// newLogger logs to w; a line logged with a request's context carries
+// its request_id (reqinfo.LogHandler).
 func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(reqinfo.LogHandler(slog.NewJSONHandler(w, nil)))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(reqinfo.LogHandler(slog.NewTextHandler(w, nil)))
 }
 
 // pruneEvery is how often the runner prunes: a quarter of the shorter
