@@ -58,6 +58,9 @@ type Config struct {
 	AccessLog bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Ready reports whether the store answers, for /readyz; default: an
+	// empty read transaction on Source.
+	Ready func(ctx context.Context) error
 }
 
 // Gateway is the data-plane handler. Start it after New; Stop flushes
@@ -193,11 +196,39 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case isQnARuntime(p):
 		g.serveQnA(w, r)
 	case p == "/healthz":
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
+		writeProbe(w, http.StatusOK, "ok")
+	case p == "/readyz":
+		g.serveReady(w, r)
 	default:
 		writeML(w, http.StatusNotFound, "No route for this path. Scoring URIs have the form /endpoints/{endpointName}/score.")
 	}
+}
+
+// serveReady answers /readyz: ready once the key table is loaded (New
+// loads it) and the store answers, so an orchestrator sends traffic only
+// to a gateway that can check keys and follow their changes.
+func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	ready := g.cfg.Ready
+	if ready == nil {
+		ready = func(ctx context.Context) error {
+			return g.cfg.Source.View(ctx, func(rekey.Tx) error { return nil })
+		}
+	}
+	if err := ready(ctx); err != nil {
+		g.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "gateway not ready: the store does not answer", slog.String("err", err.Error()))
+		writeProbe(w, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	writeProbe(w, http.StatusOK, "ready")
+}
+
+func writeProbe(w http.ResponseWriter, status int, word string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(`{"status":"` + word + `"}` + "\n"))
 }
 
 // isQnARuntime reports POST /qnamaker/knowledgebases/{kbId}/generateAnswer or /train.

@@ -259,7 +259,7 @@ func TestKeyAuthAndForwarding(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	e.reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if strings.Contains(rec.Body.String(), "made-up") || !strings.Contains(rec.Body.String(), `endpoint="(unknown)",deployment="",slot="none",code="404"} 3`) {
+	if strings.Contains(rec.Body.String(), "made-up") || !strings.Contains(rec.Body.String(), `{code="404",deployment="",endpoint="(unknown)",slot="none"} 3`) {
 		t.Errorf("requests for unknown endpoints must share one metrics label:\n%s", rec.Body.String())
 	}
 }

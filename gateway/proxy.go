@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/rekey-dev/rekey/reqinfo"
 )
 
 // Header names in canonical form: net/http copies any other spelling into
@@ -80,8 +82,10 @@ func (g *Gateway) forward(o *outcome, r *http.Request, p *httputil.ReverseProxy)
 		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, o))
 	}
 	o.proxied = true
-	ctx, cancel := context.WithCancel(r.Context())
-	o.adm.g, o.adm.cancel, o.adm.name = g, cancel, o.endpoint
+	// The exchange's context carries the request id, for any line the
+	// proxy's hooks log (see reqinfo.LogHandler).
+	ctx, cancel := context.WithCancel(reqinfo.With(r.Context(), &o.info))
+	o.adm.g, o.adm.cancel, o.adm.name, o.adm.reqID = g, cancel, o.endpoint, o.reqID
 	o.rec.adm = &o.adm
 	defer cancel()
 	defer o.adm.unwatch() // also when the proxy aborts a stream with a panic
@@ -164,6 +168,7 @@ type outcome struct {
 	rec                        *recorder // &o.recorder
 	r                          *http.Request
 	reqID                      string
+	info                       reqinfo.Info // the id, for the proxied exchange's context
 	start                      time.Time
 	endpoint, deployment, slot string
 	proxied                    bool      // the answer came from an upstream
@@ -174,6 +179,7 @@ type outcome struct {
 func (g *Gateway) begin(w http.ResponseWriter, r *http.Request) *outcome {
 	o := &outcome{recorder: recorder{ResponseWriter: w}, r: r, reqID: requestID(), start: time.Now(), slot: "none"}
 	o.rec = &o.recorder
+	o.info.ID = o.reqID
 	w.Header().Set(headerRequestID, o.reqID)
 	return o
 }

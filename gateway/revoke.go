@@ -33,6 +33,7 @@ type admission struct {
 	route  string // the endpoint's or account's Key()
 	uid    string // admitToken: the endpoint UID the token was issued for
 	name   string // the endpoint's name, or "qna:" and the account's, for logs and metrics
+	reqID  string // the request's id, for the log line when it is closed
 	fp     fingerprint
 	g      *Gateway
 	cancel context.CancelFunc // ends the proxied exchange
@@ -153,7 +154,7 @@ func (g *Gateway) revoke(revoked []*admission) {
 	for _, a := range revoked {
 		a.cancel()
 		g.m.revoked.Add(1, a.name)
-		g.cfg.Logger.Info("closed a long-lived response: the credential it was admitted with is no longer valid", "route", a.name)
+		g.cfg.Logger.Info("closed a long-lived response: the credential it was admitted with is no longer valid", "route", a.name, "request_id", a.reqID)
 	}
 }
 

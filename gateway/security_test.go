@@ -148,7 +148,7 @@ func TestMirrorDoesNotFollowRedirects(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	e.reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if !strings.Contains(rec.Body.String(), `rekey_gateway_mirrored_total{endpoint="ep1",deployment="shadow",code="307"} 1`) {
+	if !strings.Contains(rec.Body.String(), `rekey_gateway_mirrored_total{code="307",deployment="shadow",endpoint="ep1"} 1`) {
 		t.Errorf("the mirror's redirect is not counted as its answer:\n%s", rec.Body.String())
 	}
 }
@@ -336,8 +336,8 @@ func TestTruncatedResponse(t *testing.T) {
 	rec := httptest.NewRecorder()
 	e.reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	metrics := rec.Body.String()
-	if !strings.Contains(metrics, `rekey_gateway_requests_total{endpoint="ep1",deployment="big",slot="primary",code="truncated"} 1`) ||
-		!strings.Contains(metrics, `rekey_gateway_requests_total{endpoint="ep1",deployment="big",slot="primary",code="200"} 1`) {
+	if !strings.Contains(metrics, `rekey_gateway_requests_total{code="truncated",deployment="big",endpoint="ep1",slot="primary"} 1`) ||
+		!strings.Contains(metrics, `rekey_gateway_requests_total{code="200",deployment="big",endpoint="ep1",slot="primary"} 1`) {
 		t.Errorf("want one request counted as 200 and one as truncated:\n%s", metrics)
 	}
 	e.logMu.Lock()

@@ -62,7 +62,7 @@ func (s *Service) writeEntraError(w http.ResponseWriter, r *http.Request, e *ent
 		TraceID:          trace,
 		CorrelationID:    corr,
 	}
-	s.cfg.Logger.Info("token request refused", "path", r.URL.Path, "error", e.code, "aadsts", e.aadsts, "trace_id", trace, "correlation_id", corr)
+	s.cfg.Logger.InfoContext(r.Context(), "token request refused", "path", r.URL.Path, "error", e.code, "aadsts", e.aadsts, "trace_id", trace, "correlation_id", corr)
 	// RFC 6749 5.2: a client that authenticated with the Authorization
 	// header is told the scheme it should use.
 	if e.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {

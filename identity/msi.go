@@ -23,7 +23,7 @@ type msiError struct {
 
 func (s *Service) writeMSIError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	corr := rekey.NewGUID()
-	s.cfg.Logger.Info("managed identity request refused", "status", status, "correlation_id", corr)
+	s.cfg.Logger.InfoContext(r.Context(), "managed identity request refused", "status", status, "correlation_id", corr)
 	writeJSON(w, r, status, msiError{StatusCode: status, Message: msg, CorrelationID: corr})
 }
 

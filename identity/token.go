@@ -261,6 +261,6 @@ func validResource(res string) bool {
 
 // internalError logs err and answers Entra's server error.
 func (s *Service) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	s.cfg.Logger.Error("token service", "path", r.URL.Path, "err", err)
+	s.cfg.Logger.ErrorContext(r.Context(), "token service", "path", r.URL.Path, "err", err)
 	s.writeEntraError(w, r, entraErr(http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again."))
 }

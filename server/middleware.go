@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/reqinfo"
 )
 
 // statusRecorder remembers the status a handler wrote, for the access log.
@@ -29,30 +32,36 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// accessLog logs one line per request. It logs the path but never the
-// query, headers or body, where credentials travel.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+// withRequestID gives the request its id, in its context (reqinfo): the
+// dialects send it in their own header (ARM's x-ms-request-id, QnA
+// Maker's apim-request-id), and every line logged with the context
+// carries it.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(reqinfo.With(r.Context(), &reqinfo.Info{ID: rekey.NewGUID()})))
+	})
+}
+
+// accessLog logs one line per request and counts it in the metrics. It
+// logs the path but never the query, headers or body, where credentials
+// travel.
+func accessLog(logger *slog.Logger, m *apiMetrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		status := rec.status
+		if status == 0 {
+			status = 499 // the client went away before an answer
+		}
+		m.observe(operation(r), status, time.Since(start))
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			return
 		}
 		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", requestID(w.Header())),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
+			slog.Int("status", status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	})
-}
-
-// requestID is the id a dialect gave the response: ARM's x-ms-request-id
-// or QnA Maker's apim-request-id.
-func requestID(h http.Header) string {
-	if id := h.Get("x-ms-request-id"); id != "" {
-		return id
-	}
-	return h.Get("apim-request-id")
 }
 
 // recoverPanics turns a handler panic into a logged 500 instead of a
@@ -64,7 +73,7 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				logger.Error("panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				logger.ErrorContext(r.Context(), "panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				writeJSON(w, http.StatusInternalServerError, `{"error":{"code":"InternalServerError","message":"An internal error occurred."}}`)
 			}
 		}()

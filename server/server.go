@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rekey-dev/rekey"
 )
 
@@ -36,6 +38,9 @@ type Options struct {
 	// BodyTimeout drops a request whose body makes no progress for this
 	// long; 0 means no limit.
 	BodyTimeout time.Duration
+	// Registerer, when not nil, gets the management API's request
+	// metrics: counts by operation and status, and latency.
+	Registerer prometheus.Registerer
 }
 
 // New returns the management-plane handler: /healthz and /readyz
@@ -86,7 +91,7 @@ func New(o Options) http.Handler {
 	})
 	// Management bodies are small: the whole body must also arrive within
 	// the body timeout, so a trickle cannot hold a connection either.
-	return recoverPanics(logger, accessLog(logger, GuardStallsWithin(o.BodyTimeout, o.BodyTimeout, root)))
+	return withRequestID(recoverPanics(logger, accessLog(logger, newAPIMetrics(o.Registerer), GuardStallsWithin(o.BodyTimeout, o.BodyTimeout, root))))
 }
 
 // pathIsClean reports whether ServeMux routes p without a redirect:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/throttle"
+	"github.com/rekey-dev/rekey/reqinfo"
 )
 
 // Authenticator checks the admin bearer token (see arm.Authenticator).
@@ -45,7 +46,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
 		if flush != nil {
 			if err := flush(r.Context()); err != nil {
-				logger.Warn("flushing usage before reading it", "err", err)
+				logger.WarnContext(r.Context(), "flushing usage before reading it", "err", err)
 			}
 		}
 		serveUsage(w, r, store, logger)
@@ -65,6 +66,9 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 // at. /metrics uses it under --metrics-auth.
 func RequireToken(auth Authenticator, logger *slog.Logger, lim *throttle.Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := reqinfo.ID(r.Context()); id != "" {
+			w.Header().Set("x-ms-request-id", id) // the id its log lines carry
+		}
 		addr, now := throttle.Addr(r), time.Now()
 		if retry, throttled := lim.Throttled(addr, now); throttled {
 			w.Header().Set("Retry-After", throttle.RetryAfter(retry))
@@ -82,7 +86,7 @@ func RequireToken(auth Authenticator, logger *slog.Logger, lim *throttle.Limiter
 				lim.Fail(addr, now)
 				writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 			} else {
-				logger.Error("admin authentication", "err", err)
+				logger.ErrorContext(r.Context(), "admin authentication", "err", err)
 				writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
 			}
 			return
@@ -129,7 +133,7 @@ func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logge
 		return
 	}
 	if err != nil {
-		logger.Error("key usage", "err", err)
+		logger.ErrorContext(r.Context(), "key usage", "err", err)
 		writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
 		return
 	}

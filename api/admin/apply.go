@@ -47,7 +47,7 @@ func mountApply(mux *http.ServeMux, apply Applier, logger *slog.Logger) {
 		}
 		summary, problems, err := apply.ApplySeed(r.Context(), name, data)
 		if err != nil {
-			writeDomainError(w, logger, err)
+			writeDomainError(w, r, logger, err)
 			return
 		}
 		if len(problems) > 0 {

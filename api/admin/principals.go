@@ -56,7 +56,7 @@ func mountIdentity(mux *http.ServeMux, store rekey.Store, id Identity, logger *s
 	h := func(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if err := fn(w, r); err != nil {
-				writeDomainError(w, logger, err)
+				writeDomainError(w, r, logger, err)
 			}
 		}
 	}
@@ -133,7 +133,7 @@ var domainStatus = map[rekey.Code]struct {
 	rekey.Conflict: {http.StatusConflict, "Conflict"},
 }
 
-func writeDomainError(w http.ResponseWriter, logger *slog.Logger, err error) {
+func writeDomainError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var re *rekey.Error
 	if errors.As(err, &re) {
 		if c, ok := domainStatus[re.Code]; ok {
@@ -141,7 +141,7 @@ func writeDomainError(w http.ResponseWriter, logger *slog.Logger, err error) {
 			return
 		}
 	}
-	logger.Error("admin API", "err", err)
+	logger.ErrorContext(r.Context(), "admin API", "err", err)
 	writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
 }
 

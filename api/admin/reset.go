@@ -30,7 +30,7 @@ func handleReset(store rekey.Store, flush func(context.Context) error, logger *s
 			}
 		}
 		if err := store.Update(r.Context(), func(tx rekey.Tx) error { return tx.Reset() }); err != nil {
-			writeDomainError(w, logger, err)
+			writeDomainError(w, r, logger, err)
 			return
 		}
 		logger.Info("reset: removed every resource, key, usage count and operation")

@@ -108,7 +108,7 @@ func (p *versionPolicy) check(r *http.Request, resourceType string, supported []
 	case compareVersions(v, newest) > 0:
 		served = newest
 		if _, seen := p.warned.LoadOrStore(v+"|"+resourceType, struct{}{}); !seen && p.logger != nil {
-			p.logger.Warn("api-version is newer than any rekey knows; serving it with the newest known shape (use --strict-api-version to refuse it)",
+			p.logger.WarnContext(r.Context(), "api-version is newer than any rekey knows; serving it with the newest known shape (use --strict-api-version to refuse it)",
 				"api_version", vs[0], "served_as", newest, "resource_type", resourceType)
 		}
 	case p.mode == VersionsLoose:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/throttle"
+	"github.com/rekey-dev/rekey/reqinfo"
 )
 
 // Authenticator checks a management bearer token. It is the seam for a
@@ -87,6 +88,7 @@ func New(cfg Config) http.Handler {
 // h wraps a handler with the api-version check for its resource type.
 func (a *api) h(resourceType string, versions []string, fn handlerFunc) http.Handler {
 	return handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		reqinfo.SetOperation(r.Context(), reqinfo.Route(r.Pattern))
 		r, err := a.versions.check(r, resourceType, versions)
 		if err != nil {
 			return err

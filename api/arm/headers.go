@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/reqinfo"
 )
 
 const (
@@ -19,7 +20,10 @@ const (
 func withARMHeaders(region string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		id := rekey.NewGUID()
+		id := reqinfo.ID(r.Context()) // the server's, which its log lines carry
+		if id == "" {
+			id = rekey.NewGUID()
+		}
 		h.Set(headerRequestID, id)
 		corr := r.Header.Get(headerCorrelationID)
 		if !isGUIDish(corr) {

@@ -17,6 +17,19 @@ const (
 	opEndpointSettings
 )
 
+// String names the operation by its path, for the metrics.
+func (o operation) String() string {
+	switch o {
+	case opEndpointKeys:
+		return "endpointkeys"
+	case opEndpointKeysRefresh:
+		return "endpointkeys/{keyType}"
+	case opEndpointSettings:
+		return "endpointSettings"
+	}
+	return "unknown"
+}
+
 // route is a parsed QnA request path.
 type route struct {
 	version string // canonical, one of Versions

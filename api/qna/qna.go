@@ -16,6 +16,7 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/throttle"
+	"github.com/rekey-dev/rekey/reqinfo"
 )
 
 // Config holds what the QnA API needs.
@@ -56,7 +57,11 @@ func New(cfg Config) http.Handler {
 	}
 	a := &api{cfg}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(headerRequestID, rekey.NewGUID())
+		id := reqinfo.ID(r.Context()) // the server's, which its log lines carry
+		if id == "" {
+			id = rekey.NewGUID()
+		}
+		w.Header().Set(headerRequestID, id)
 		if err := a.serve(w, r); err != nil {
 			writeError(w, r, a.Logger, err)
 		}
@@ -75,6 +80,7 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 	case rt.op == opUnknown:
 		return rekey.Errorf(rekey.NotFound, "The QnA Maker operation at '%s' is not served by rekey; it serves endpointkeys and endpointSettings.", rekey.Clip(r.URL.Path, 80))
 	}
+	reqinfo.SetOperation(r.Context(), "qnamaker "+r.Method+" "+rt.op.String())
 	allowed := map[operation][]string{opEndpointKeys: {"GET"}, opEndpointKeysRefresh: {"PATCH"}, opEndpointSettings: {"GET", "PATCH"}}[rt.op]
 	if !slices.Contains(allowed, r.Method) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))

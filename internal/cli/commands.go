@@ -20,6 +20,10 @@ type command struct {
 
 // dispatch runs one of a group's subcommands.
 func dispatch(ctx context.Context, group, apiVersion string, cmds []command, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if d := describing(ctx); d != nil { // for shell completion: report, run nothing
+		d.describe(group, apiVersion, cmds)
+		return nil
+	}
 	groupHelp := func() string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "Usage: rekey %s <command> [flags]\n\nCommands:\n", group)

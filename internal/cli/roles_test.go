@@ -152,7 +152,7 @@ func TestGatewayTLSAndMetrics(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `rekey_gateway_requests_total{endpoint="tls",deployment="blue",slot="primary",code="200"} 1`) {
+	if !strings.Contains(string(body), `rekey_gateway_requests_total{code="200",deployment="blue",endpoint="tls",slot="primary"} 1`) {
 		t.Errorf("/metrics lacks the scoring request:\n%s", body)
 	}
 	if strings.Contains(string(body), p) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -39,11 +41,72 @@ Client (talks to a running server; defaults come from ./rekey-data):
                keep the server's identity (asks first; --yes in scripts)
 
 Other:
+  healthcheck  ask a running server on this machine whether it is ready
+  completion   print a shell completion script: bash, zsh or fish
   version      print the version
   help         print this help
 
 Run "rekey <command> -h" for a command's flags and examples.
 `
+
+// topCommand is one of rekey's commands. The table drives dispatch and
+// shell completion.
+type topCommand struct {
+	name    string
+	aliases []string
+	run     func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+	// flags binds the flags of a command without subcommands (for
+	// completion); commands with subcommands describe theirs through
+	// dispatch, and groups lists nested command groups ("account keys").
+	flags  func(fs *flag.FlagSet)
+	groups []string
+}
+
+// commandTable lists rekey's commands. It is a function, not a variable,
+// because "completion" reads it.
+func commandTable() []topCommand {
+	return []topCommand{
+		{name: "serve", run: runServe, flags: func(fs *flag.FlagSet) { bindServe(fs, noEnv) }},
+		{name: "workspace", aliases: []string{"workspaces"}, run: runWorkspace},
+		{name: "endpoint", aliases: []string{"endpoints", "online-endpoint"}, run: runEndpoint},
+		{name: "deployment", aliases: []string{"deployments"}, run: runDeployment},
+		{name: "keys", run: runKeys},
+		{name: "token", run: runToken},
+		{name: "account", aliases: []string{"accounts"}, run: runAccount, groups: []string{"keys"}},
+		{name: "qna", run: runQnA, groups: []string{"keys"}},
+		{name: "sp", run: runSP},
+		{name: "signing-key", run: runSigningKey},
+		{name: "apply", run: runApply},
+		{name: "reset", run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return runReset(ctx, args, getenv, stdinFrom(ctx), stdout, stderr)
+		}},
+		{name: "healthcheck", run: runHealthcheck, flags: func(fs *flag.FlagSet) { bindHealthcheck(fs, noEnv) }},
+		{name: "completion", run: runCompletion, flags: func(*flag.FlagSet) {}},
+		{name: "version", aliases: []string{"-version", "--version"}, flags: func(*flag.FlagSet) {},
+			run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+				fmt.Fprintln(stdout, "rekey", version())
+				return nil
+			}},
+		{name: "help", aliases: []string{"-h", "-help", "--help"}, flags: func(*flag.FlagSet) {},
+			run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+				fmt.Fprint(stdout, usage)
+				return nil
+			}},
+	}
+}
+
+type stdinKey struct{}
+
+// stdinFrom returns the standard input run was given.
+func stdinFrom(ctx context.Context) io.Reader {
+	if r, ok := ctx.Value(stdinKey{}).(io.Reader); ok && r != nil {
+		return r
+	}
+	return strings.NewReader("")
+}
+
+// noEnv is an empty environment.
+func noEnv(string) string { return "" }
 
 // errUsage marks an error that was a mistake in the command line.
 var errUsage = errors.New("usage")
@@ -65,37 +128,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
 	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return runServe(ctx, rest, getenv, stdout, stderr)
-	case "workspace", "workspaces":
-		return runWorkspace(ctx, rest, getenv, stdout, stderr)
-	case "endpoint", "endpoints", "online-endpoint":
-		return runEndpoint(ctx, rest, getenv, stdout, stderr)
-	case "keys":
-		return runKeys(ctx, rest, getenv, stdout, stderr)
-	case "token":
-		return runToken(ctx, rest, getenv, stdout, stderr)
-	case "deployment", "deployments":
-		return runDeployment(ctx, rest, getenv, stdout, stderr)
-	case "account", "accounts":
-		return runAccount(ctx, rest, getenv, stdout, stderr)
-	case "qna":
-		return runQnA(ctx, rest, getenv, stdout, stderr)
-	case "sp":
-		return runSP(ctx, rest, getenv, stdout, stderr)
-	case "signing-key":
-		return runSigningKey(ctx, rest, getenv, stdout, stderr)
-	case "apply":
-		return runApply(ctx, rest, getenv, stdout, stderr)
-	case "reset":
-		return runReset(ctx, rest, getenv, stdin, stdout, stderr)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "rekey", version())
-		return nil
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+	ctx = context.WithValue(ctx, stdinKey{}, stdin) // for commands that ask (reset)
+	for _, c := range commandTable() {
+		if c.name == cmd || slices.Contains(c.aliases, cmd) {
+			return c.run(ctx, rest, getenv, stdout, stderr)
+		}
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

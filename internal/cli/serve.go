@@ -23,6 +23,7 @@ import (
 	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/ops"
 	"github.com/rekey-dev/rekey/seed"
+	"github.com/rekey-dev/rekey/reqinfo"
 	"github.com/rekey-dev/rekey/server"
 	"github.com/rekey-dev/rekey/throttle"
 	"golang.org/x/net/netutil"
@@ -80,15 +81,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer db.Close()
+	reg := &metrics.Registry{}
+	reg.RegisterRuntime()
+	store := metrics.Store(db, reg) // times every transaction
 	if err := applySeed(ctx, seedFile, store, keyring, logger, stdout); err != nil {
 		return err
 	}
-	reg := &metrics.Registry{}
 	// One limiter for the management listener: the ARM and admin APIs and
 	// /metrics (under --metrics-auth) take the same token, and the QnA
 	// authoring API and the token service are on the same listener. The
@@ -128,6 +131,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
 			SyncInterval: cfg.SyncInterval, UsageFlush: cfg.UsageFlush, AccessLog: cfg.GatewayAccessLog,
+			Ready: store.Ready,
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -193,6 +197,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runner.OperationRetention, runner.UsageRetention = cfg.OperationRetention, cfg.UsageRetention
 		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention)
 		runner.Start(context.WithoutCancel(ctx))
+		reg.MustRegister(runner) // its queue depth and age
 		stops = append(stops, runner.Stop)
 		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger, lim)
 		if err != nil {
@@ -216,7 +221,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
 				Admin:   admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim),
-				Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout}),
+				Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout, Registerer: reg.Registerer()}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -319,11 +324,13 @@ func serverTLS(dataDir, certFile, keyFile, listen string) (*tls.Config, string, 
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, caFile, nil
 }
 
+// newLogger logs to w; a line logged with a request's context carries
+// its request_id (reqinfo.LogHandler).
 func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(reqinfo.LogHandler(slog.NewJSONHandler(w, nil)))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(reqinfo.LogHandler(slog.NewTextHandler(w, nil)))
 }
 
 // pruneEvery is how often the runner prunes: a quarter of the shorter

@@ -1,22 +1,53 @@
 package cli
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+	"strings"
+)
 
-// version reports the module version from the build info, so a plain
-// "go build" or "go install ...@v1.2.3" gives a truthful answer.
+// release is rekey's version. Raise it with each CHANGELOG.md entry; a
+// test checks that the two agree.
+const release = "0.2.0"
+
+// version is the release, then the commit when the build carries VCS
+// information ("+dirty" for uncommitted changes), then the Go version.
+// Builds with -buildvcs=false, and "go install ...@version", have no
+// commit; the module version "go install" records is shown instead when
+// it is not the release's tag.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "(unknown)"
+		return release
 	}
-	v := info.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
+	return describe(info)
+}
+
+func describe(info *debug.BuildInfo) string {
+	parts := []string{release}
+	if v := info.Main.Version; v != "" && v != "(devel)" && v != "v"+release {
+		parts = append(parts, "(module "+v+")")
 	}
+	var rev string
+	var dirty bool
 	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
 	}
-	return v + " " + info.GoVersion
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if dirty {
+			rev += "+dirty"
+		}
+		parts = append(parts, rev)
+	}
+	if info.GoVersion != "" {
+		parts = append(parts, info.GoVersion)
+	}
+	return strings.Join(parts, " ")
 }
