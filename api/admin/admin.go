@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
-	"github.com/rekey-dev/rekey/throttle"
 	"github.com/rekey-dev/rekey/reqinfo"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Authenticator checks the admin bearer token (see arm.Authenticator).

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
-	"github.com/rekey-dev/rekey/throttle"
 	"github.com/rekey-dev/rekey/reqinfo"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Authenticator checks a management bearer token. It is the seam for a

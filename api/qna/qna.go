@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
-	"github.com/rekey-dev/rekey/throttle"
 	"github.com/rekey-dev/rekey/reqinfo"
+	"github.com/rekey-dev/rekey/throttle"
 )
 
 // Config holds what the QnA API needs.
