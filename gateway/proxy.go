@@ -54,6 +54,12 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 			}
 			resp.Header.Del(headerRequestID) // the client has the gateway's
 			if g.cfg.MaxResponseBody > 0 {
+				if resp.ContentLength > g.cfg.MaxResponseBody {
+					// Nothing has been sent yet: answer 502 rather than
+					// a status line followed by a cut-off body.
+					resp.Body.Close()
+					return errUpstreamTooLarge
+				}
 				o, _ := resp.Request.Context().Value(outcomeKey{}).(*outcome)
 				resp.Body = &cappedBody{ReadCloser: resp.Body, left: g.cfg.MaxResponseBody, o: o}
 			}
@@ -131,6 +137,10 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 // proxyError answers what went wrong with the upstream: 413 for a body over
 // the limit, 504 for a timeout, 502 for anything else. A client that went
 // away gets nothing.
+// errUpstreamTooLarge refuses an upstream response whose Content-Length
+// is over MaxResponseBody before any of it is sent.
+var errUpstreamTooLarge = errors.New("upstream response declared larger than the gateway's limit")
+
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, endpoint, deployment string, qna bool) {
 	what := "deployment '" + deployment + "'"
 	if qna {
@@ -143,6 +153,8 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, 
 		status, msg = http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(tooBig.Limit)+" bytes."
 	case r.Context().Err() != nil:
 		return // the client is gone
+	case errors.Is(err, errUpstreamTooLarge):
+		msg = "The upstream of " + what + " answered with a body larger than this gateway's limit of " + itoa64(g.cfg.MaxResponseBody) + " bytes (--gateway-max-response-body)."
 	case errors.As(err, new(*badBody)):
 		status, msg = http.StatusBadRequest, "The request body could not be read: its chunked encoding is malformed or it was cut off."
 	case isTimeout(err):

@@ -347,3 +347,28 @@ func TestTruncatedResponse(t *testing.T) {
 		t.Errorf("want one access-log line with truncated=true and a warning:\n%s", logs)
 	}
 }
+
+// TestDeclaredOversizedResponse: an upstream whose Content-Length is
+// already over the limit gets the client a 502 with a JSON body, not a
+// status line followed by nothing (found in review).
+func TestDeclaredOversizedResponse(t *testing.T) {
+	const limit = 1000
+	e := newEnv(t, func(c *gateway.Config) { c.MaxResponseBody = limit })
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "50000")
+		w.Write([]byte(strings.Repeat("x", 50000)))
+	}))
+	defer big.Close()
+	_, p, _ := e.endpoint("ep1", rekey.AuthKey, nil, map[string]string{"big": big.URL}, map[string]int32{"big": 100}, nil)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/endpoints/ep1/score", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+p)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the client got no answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "larger than this gateway's limit") {
+		t.Errorf("oversized declared response = %d %q, want 502 naming the limit", resp.StatusCode, body)
+	}
+}
