@@ -108,11 +108,13 @@ func (r *run) account(a Account) {
 			if holds(stored, s.slot, r.keyring.Digest(s.v)) {
 				continue
 			}
+			if out.Action != Created {
+				// Set at creation only: see Outcome.Kept.
+				out.Kept = append(out.Kept, set.names[i])
+				continue
+			}
 			if _, err := r.tx.PutKey(r.keyring.Rotate(set.owner, s.slot, s.v, r.now(), grace)); r.failed(a.At, err) {
 				return
-			}
-			if out.Action == Unchanged {
-				out.Action = Updated
 			}
 		}
 	}

@@ -49,6 +49,12 @@ type Outcome struct {
 	// the keys), and ReadKeys the command that prints them.
 	Generated []string `json:"generated,omitempty"`
 	ReadKeys  string   `json:"readKeys,omitempty"`
+	// Kept names the key slots (or "secret") whose chosen value differs
+	// from the one in force and was not applied: a seed sets chosen keys
+	// and secrets only when it creates the resource, so re-applying a
+	// file (or restarting with --seed) never brings back a key that was
+	// rotated out since.
+	Kept []string `json:"kept,omitempty"`
 }
 
 // Result summarises an applied file.

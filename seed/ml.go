@@ -138,10 +138,10 @@ func (r *run) endpoint(e *Endpoint) {
 			}
 			out.Action = Updated
 		}
-		if changed, ok := r.endpointKeys(e, id); !ok {
+		if kept, ok := r.endpointKeys(e, id); !ok {
 			return
-		} else if changed {
-			out.Action = Updated
+		} else {
+			out.Kept = kept
 		}
 	}
 	// The endpoint's line comes before its deployments'; its action may
@@ -207,16 +207,19 @@ func equalWeights(a, b map[string]int32) bool {
 	return maps.Equal(norm(a), norm(b))
 }
 
-// endpointKeys sets an existing endpoint's chosen keys that differ from
-// the stored ones, through regenerateKeys with keyValue. Keys are compared
-// by digest, never in the clear.
-func (r *run) endpointKeys(e *Endpoint, id rekey.EndpointID) (changed, ok bool) {
+// endpointKeys reports which of an existing endpoint's chosen keys differ
+// from the ones in force. They are not set: a seed's chosen keys apply
+// when it creates the endpoint, and a key rotated out since (perhaps
+// because it leaked) must not come back when the file is applied again
+// or the server restarts with --seed. Keys are compared by digest, never
+// in the clear.
+func (r *run) endpointKeys(e *Endpoint, id rekey.EndpointID) (kept []string, ok bool) {
 	if e.Keys.Primary == "" && e.Keys.Secondary == "" {
-		return false, true
+		return nil, true
 	}
 	stored, err := r.tx.Keys(id.Key())
 	if r.failed(e.At, err) {
-		return false, false
+		return nil, false
 	}
 	for _, s := range []struct {
 		slot rekey.Slot
@@ -225,16 +228,9 @@ func (r *run) endpointKeys(e *Endpoint, id rekey.EndpointID) (changed, ok bool) 
 		if s.v == "" || holds(stored, s.slot, r.keyring.Digest(s.v)) {
 			continue
 		}
-		keyType := "Primary"
-		if s.slot == rekey.Secondary {
-			keyType = "Secondary"
-		}
-		if r.failed(e.At, r.call(http.MethodPost, id.String()+"/regenerateKeys", mlVersion, map[string]string{"keyType": keyType, "keyValue": s.v})) {
-			return false, false
-		}
-		changed = true
+		kept = append(kept, "keys."+string(s.slot))
 	}
-	return changed, true
+	return kept, true
 }
 
 // holds reports whether slot's stored key has digest d.

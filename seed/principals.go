@@ -18,15 +18,24 @@ func (r *run) servicePrincipal(s ServicePrincipal) {
 	digest := r.keyring.SecretDigest(s.Secret)
 	sp := &rekey.ServicePrincipal{AppID: s.AppID, ObjectID: rekey.NewGUID(), Created: now, SecretCreated: now}
 	action := Created
+	var kept []string
 	if exists {
-		if old.DisplayName == s.DisplayName && old.SecretDigest.Equal(digest) {
-			r.outcome(Outcome{Type: "servicePrincipal", Name: s.AppID, Action: Unchanged})
+		// A secret is set at creation only (see Outcome.Kept): one reset
+		// since (rekey sp credential reset) must not come back.
+		if !old.SecretDigest.Equal(digest) {
+			kept = []string{"secret"}
+		}
+		if old.DisplayName == s.DisplayName {
+			r.outcome(Outcome{Type: "servicePrincipal", Name: s.AppID, Action: Unchanged, Kept: kept})
 			return
 		}
 		sp, action = old, Updated
-		if !old.SecretDigest.Equal(digest) {
-			sp.SecretCreated = now
+		sp.DisplayName = s.DisplayName
+		if _, err := r.tx.PutServicePrincipal(sp); r.failed(s.At, err) {
+			return
 		}
+		r.outcome(Outcome{Type: "servicePrincipal", Name: s.AppID, Action: action, Kept: kept})
+		return
 	}
 	sp.DisplayName, sp.SecretDigest, sp.SecretHint = s.DisplayName, digest, s.Secret[:3]
 	if _, err := r.tx.PutServicePrincipal(sp); r.failed(s.At, err) {

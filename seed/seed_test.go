@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/seed"
@@ -146,8 +147,10 @@ created account my-qna endpointKeys.secondary
 	}
 }
 
-// TestApplyUpdatesWhatDiffers: a changed chosen key, upstream and traffic
-// are updated; the rest stays unchanged; a generated key is not redrawn.
+// TestApplyUpdatesWhatDiffers: a changed upstream and traffic are
+// updated; the rest stays unchanged; a generated key is not redrawn; a
+// changed chosen key is not applied to a resource that exists, and is
+// reported as kept, so a rotated key never comes back.
 func TestApplyUpdatesWhatDiffers(t *testing.T) {
 	a, store := newApplier(t)
 	data := readExample(t, "seed.yaml")
@@ -176,20 +179,30 @@ func TestApplyUpdatesWhatDiffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := summary(res)
-	for _, want := range []string{"updated endpoint ws1/llm", "updated deployment ws1/llm/green", "unchanged deployment ws1/llm/blue", "updated account my-qna", "unchanged workspace ws1"} {
+	for _, want := range []string{"updated endpoint ws1/llm", "updated deployment ws1/llm/green", "unchanged deployment ws1/llm/blue", "unchanged account my-qna", "unchanged workspace ws1"} {
 		if !strings.Contains(got, want+" ") {
 			t.Errorf("missing %q in\n%s", want, got)
 		}
 	}
-	if res.Updated != 3 {
-		t.Errorf("updated = %d, want 3:\n%s", res.Updated, got)
+	if res.Updated != 2 {
+		t.Errorf("updated = %d, want 2:\n%s", res.Updated, got)
+	}
+	kept := map[string][]string{}
+	for _, o := range res.Resources {
+		kept[o.Type+" "+o.Name] = o.Kept
+	}
+	if k := kept["endpoint ws1/llm"]; len(k) != 1 || k[0] != "keys.primary" {
+		t.Errorf("endpoint kept = %v, want [keys.primary]", k)
+	}
+	if k := kept["account my-qna"]; len(k) != 1 || k[0] != "key1" {
+		t.Errorf("account kept = %v, want [key1]", k)
 	}
 	acc := rekey.AccountID{Subscription: seed.DefaultSubscription, ResourceGroup: seed.DefaultResourceGroup, Name: "my-qna"}
 	store.View(t.Context(), func(tx rekey.Tx) error {
 		keys, err := tx.Keys(acc.SubscriptionKeys())
-		if err != nil || len(keys) != 2 || !keys[0].Digest.Equal(a.Keyring.Digest("ci-subscription-key-1-changed")) ||
+		if err != nil || len(keys) != 2 || !keys[0].Digest.Equal(a.Keyring.Digest("ci-subscription-key-1-abcdef")) ||
 			!keys[1].Digest.Equal(a.Keyring.Digest("ci-subscription-key-2-abcdef")) {
-			t.Errorf("account keys after the change: key1 changed and key2 kept? (%v)", err)
+			t.Errorf("account keys after the change: both as created? (%v)", err)
 		}
 		return nil
 	})
@@ -386,4 +399,40 @@ func TestJSONErrorsHaveLines(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "seed.json:") || !strings.Contains(err.Error(), "not valid YAML or JSON") {
 		t.Errorf("malformed JSON: %v", err)
 	}
+}
+
+// TestReapplyNeverRevivesARotatedKey: a chosen key rotated out after the
+// seed created it (perhaps because it leaked) stays out when the same
+// file is applied again, as at a restart with --seed; so does a service
+// principal's secret reset since (found in review).
+func TestReapplyNeverRevivesARotatedKey(t *testing.T) {
+	a, store := newApplier(t)
+	data := readExample(t, "seed.yaml")
+	if _, err := apply(t, a, "seed.yaml", data); err != nil {
+		t.Fatal(err)
+	}
+	ep := rekey.EndpointID{Workspace: rekey.WorkspaceID{Subscription: seed.DefaultSubscription, ResourceGroup: seed.DefaultResourceGroup, Name: "ws1"}, Name: "llm"}
+	rotated := rekey.NewKey()
+	err := store.Update(t.Context(), func(tx rekey.Tx) error {
+		_, err := tx.PutKey(a.Keyring.Rotate(ep.Key(), rekey.Primary, rotated, time.Now(), 0))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply(t, a, "seed.yaml", data); err != nil {
+		t.Fatal(err)
+	}
+	store.View(t.Context(), func(tx rekey.Tx) error {
+		keys, err := tx.Keys(ep.Key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.Slot == rekey.Primary && !k.Digest.Equal(a.Keyring.Digest(rotated)) {
+				t.Error("re-applying the seed put the rotated-out primary key back in force")
+			}
+		}
+		return nil
+	})
 }

@@ -106,13 +106,10 @@ func seedServicePrincipal(ctx context.Context, cfg *serveConfig, store rekey.Sto
 			return "", fmt.Errorf("REKEY_SP_CLIENT_ID: %s", rekey.ErrorMessage(err))
 		}
 	} else if d := keyring.SecretDigest(secret); !d.Equal(existing.SecretDigest) {
-		if err := store.Update(ctx, func(tx rekey.Tx) error {
-			existing.SecretDigest, existing.SecretHint = d, secret[:3]
-			_, err := tx.PutServicePrincipal(existing)
-			return err
-		}); err != nil {
-			return "", err
-		}
+		// The secret was reset since the principal was created (rekey sp
+		// credential reset), perhaps because it leaked: a restart must
+		// not bring the old one back.
+		return fmt.Sprintf("service principal %s (REKEY_SP_CLIENT_ID) exists, and its secret was reset since: REKEY_SP_CLIENT_SECRET is not applied (it sets the secret only when it creates the principal)", appID), nil
 	}
 	return fmt.Sprintf("service principal %s (REKEY_SP_CLIENT_ID): secret %s", appID, where), nil
 }

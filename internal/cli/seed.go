@@ -62,8 +62,16 @@ func applySeed(ctx context.Context, f *seed.File, store rekey.Store, keyring *re
 		if len(o.Generated) > 0 {
 			fmt.Fprintf(stdout, "  %s %s: generated %s; read them with: %s\n", o.Type, o.Name, strings.Join(o.Generated, ", "), o.ReadKeys)
 		}
+		if len(o.Kept) > 0 {
+			fmt.Fprintf(stdout, "  %s %s: %s\n", o.Type, o.Name, keptNote(o.Kept))
+		}
 	}
 	return nil
+}
+
+// keptNote says why chosen keys were not applied.
+func keptNote(kept []string) string {
+	return "kept the " + strings.Join(kept, ", ") + " in force: a seed sets chosen keys and secrets only when it creates the resource, so a rotated key never comes back (set one with rekey keys regenerate --key-value, or rekey sp credential reset)"
 }
 
 func seedCounts(r *seed.Result) string {
@@ -168,6 +176,9 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 		note := ""
 		if len(o.Generated) > 0 {
 			note = "generated " + strings.Join(o.Generated, ", ") + "; read them with: " + o.ReadKeys
+		}
+		if len(o.Kept) > 0 {
+			note = strings.TrimPrefix(note+"; "+keptNote(o.Kept), "; ")
 		}
 		rows = append(rows, []string{o.Action, o.Type, o.Name, note})
 	}

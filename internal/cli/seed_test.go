@@ -175,9 +175,9 @@ func TestApplyCommand(t *testing.T) {
 		t.Errorf("the JSON twin after the YAML file:\n%s", out)
 	}
 
-	// A changed chosen key applied to the running server opens the
-	// gateway at once (502: no model listens on the example's upstream,
-	// but the key passed; a refused key gets 401).
+	// A changed chosen key is not applied to an endpoint that exists: the
+	// key in force stays, and the output says so (a seed never brings a
+	// rotated-out key back).
 	score := s.Gateway + "/endpoints/llm/score"
 	for deadline := time.Now().Add(10 * time.Second); seedGatewayStatus(t, score, "Bearer "+seedPrimary) == http.StatusUnauthorized; {
 		if time.Now().After(deadline) {
@@ -188,11 +188,14 @@ func TestApplyCommand(t *testing.T) {
 	const newPrimary = "ci-primary-key-rotated-42"
 	data, _ := os.ReadFile(yamlFile)
 	os.WriteFile(yamlFile, []byte(strings.Replace(string(data), seedPrimary, newPrimary, 1)), 0o600)
-	if out := applyOut(yamlFile); !strings.Contains(out, "seed.yaml: 0 created, 1 updated, 6 unchanged") {
+	if out := applyOut(yamlFile); !strings.Contains(out, "seed.yaml: 0 created, 0 updated, 7 unchanged") || !strings.Contains(out, "kept the keys.primary in force") {
 		t.Errorf("apply with a changed key:\n%s", out)
 	}
-	if st := seedGatewayStatus(t, score, "Bearer "+newPrimary); st == http.StatusUnauthorized {
-		t.Error("the newly chosen primary key is refused by the gateway right after apply")
+	if st := seedGatewayStatus(t, score, "Bearer "+newPrimary); st != http.StatusUnauthorized {
+		t.Errorf("a chosen key changed in the file for an existing endpoint = %d, want 401 (not applied)", st)
+	}
+	if st := seedGatewayStatus(t, score, "Bearer "+seedPrimary); st == http.StatusUnauthorized {
+		t.Error("the key in force was replaced by re-applying the seed")
 	}
 	if st := seedGatewayStatus(t, score, "Bearer "+strings.Repeat("y", 25)); st != http.StatusUnauthorized {
 		t.Errorf("an unknown key = %d, want 401", st)
