@@ -113,6 +113,17 @@ func (r *run) account(a Account) {
 				out.Kept = append(out.Kept, set.names[i])
 				continue
 			}
+			// These keys select their account (the QnA authoring API and
+			// runtime look them up by digest), so no other key may share
+			// one: it would route one account's clients to another.
+			others, err := r.tx.KeysByDigest(r.keyring.Digest(s.v))
+			if r.failed(a.At, err) {
+				return
+			}
+			if len(others) > 0 || (i == 1 && set.keys.Primary == s.v) {
+				r.fail(a.At, "%s: this key is already in use by another key slot on this server; account keys select their account, so each must be unique", set.names[i])
+				return
+			}
 			if _, err := r.tx.PutKey(r.keyring.Rotate(set.owner, s.slot, s.v, r.now(), grace)); r.failed(a.At, err) {
 				return
 			}

@@ -436,3 +436,39 @@ func TestReapplyNeverRevivesARotatedKey(t *testing.T) {
 		return nil
 	})
 }
+
+// TestAccountKeysMustBeUnique: account keys select their account (the QnA
+// authoring API and runtime look them up by digest), so a seed that gives
+// two slots the same key is refused whole (found in review).
+func TestAccountKeysMustBeUnique(t *testing.T) {
+	for name, file := range map[string]string{
+		"subscription key shared": `
+accounts:
+  - {name: qna-a, location: westus, qnaRuntimeEndpoint: "http://127.0.0.1:9000", keys: {key1: shared-subscription-key-01}}
+  - {name: qna-b, location: westus, qnaRuntimeEndpoint: "http://127.0.0.1:9001", keys: {key1: shared-subscription-key-01}}
+`,
+		"endpoint key shared": `
+accounts:
+  - {name: qna-a, location: westus, qnaRuntimeEndpoint: "http://127.0.0.1:9000", endpointKeys: {primary: shared-endpoint-key-0001}}
+  - {name: qna-b, location: westus, qnaRuntimeEndpoint: "http://127.0.0.1:9001", endpointKeys: {secondary: shared-endpoint-key-0001}}
+`,
+		"one account's two slots": `
+accounts:
+  - {name: qna-a, location: westus, qnaRuntimeEndpoint: "http://127.0.0.1:9000", keys: {key1: same-in-both-slots-0001, key2: same-in-both-slots-0001}}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, store := newApplier(t)
+			_, err := apply(t, a, "seed.yaml", []byte(file))
+			if err == nil || !(strings.Contains(err.Error(), "already in use") || strings.Contains(err.Error(), "must differ")) {
+				t.Fatalf("apply = %v, want a refusal naming the shared key", err)
+			}
+			store.View(t.Context(), func(tx rekey.Tx) error {
+				if accs, _ := tx.AllAccounts(); len(accs) != 0 {
+					t.Errorf("%d accounts stored after a refused file, want none", len(accs))
+				}
+				return nil
+			})
+		})
+	}
+}
