@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"flag"
@@ -53,8 +54,37 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	if err := checkSecretsEnv(getenv); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.checkCertFiles(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	logger := newLogger(cfg.LogFormat, stderr)
 	tuneGC(getenv)
+
+	// Bind every listener before anything touches the data directory: a
+	// port in use then leaves nothing half made behind. The banner is
+	// printed as one block once everything runs.
+	var gatewayLn, managementLn net.Listener
+	if cfg.gateway() {
+		ln, err := net.Listen("tcp", cfg.GatewayListen)
+		if err != nil {
+			return fmt.Errorf("--gateway-listen: %w", err)
+		}
+		defer ln.Close() // a no-op once served and shut down
+		gatewayLn = ln
+	}
+	if cfg.management() {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+		defer ln.Close()
+		managementLn = ln
+	}
+	var banner bytes.Buffer
+	info := serverInfo{Version: version(), PID: os.Getpid()}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -110,10 +140,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		store.Watch(gw.Sync) // this process's key changes apply before their Update returns
 		gw.Start(context.WithoutCancel(ctx))
 		stops = append(stops, gw.Stop)
-		ln, err := net.Listen("tcp", cfg.GatewayListen)
-		if err != nil {
-			return fmt.Errorf("--gateway-listen: %w", err)
-		}
+		ln := gatewayLn
 		scheme := "http"
 		if cfg.GatewayTLS || cfg.GatewayTLSCert != "" {
 			conf, _, err := serverTLS(cfg.DataDir, cfg.GatewayTLSCert, cfg.GatewayTLSKey, cfg.GatewayListen)
@@ -126,16 +153,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if gatewayURL == "" {
 			gatewayURL = scheme + "://" + ln.Addr().String()
 		}
+		info.GatewayURL = clientURL(scheme, ln.Addr())
 		var h http.Handler = gw
 		if !cfg.management() {
 			h = withMetrics(reg, gw) // no management listener to serve them
 		}
 		serve(&http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, ln)
-		fmt.Fprintf(stdout, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())
+		fmt.Fprintf(&banner, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())
 	}
 	if gatewayURL == "" {
 		gatewayURL = "http://127.0.0.1:7080"
+	}
+	if info.GatewayURL == "" && cfg.GatewayURL != "" {
+		info.GatewayURL = cfg.GatewayURL
 	}
 
 	if cfg.management() {
@@ -147,10 +178,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(principal, rekey.TokenHash(token)) }); err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", cfg.Listen)
-		if err != nil {
-			return fmt.Errorf("--listen: %w", err)
-		}
+		ln := managementLn
 		scheme, caFile := "https", ""
 		if !cfg.InsecureHTTP {
 			conf, ca, err := serverTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.Listen)
@@ -170,7 +198,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		stops = append(stops, runner.Stop)
 		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		auth := server.TokenAuth{Store: store}
@@ -193,18 +220,30 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}, ln)
-		fmt.Fprintf(stdout, "rekey %s: management API on %s://%s\n", version(), scheme, ln.Addr())
+		fmt.Fprintf(&banner, "rekey %s: management API on %s://%s\n", version(), scheme, ln.Addr())
 		if caFile != "" {
-			fmt.Fprintf(stdout, "  trust this CA:  %s\n", caFile)
+			fmt.Fprintf(&banner, "  trust this CA:  %s\n", caFile)
 		}
 		if tokenFromEnv {
-			fmt.Fprintf(stdout, "  admin token:    from REKEY_ADMIN_TOKEN\n")
+			fmt.Fprintf(&banner, "  admin token:    from REKEY_ADMIN_TOKEN\n")
 		} else {
-			fmt.Fprintf(stdout, "  admin token in: %s\n", filepath.Join(cfg.DataDir, adminTokenFile))
+			fmt.Fprintf(&banner, "  admin token in: %s\n", filepath.Join(cfg.DataDir, adminTokenFile))
 		}
-		idBanner(stdout, scheme+"://"+ln.Addr().String())
+		idBanner(&banner, scheme+"://"+ln.Addr().String())
+		info.ManagementURL, info.CAFile, info.Tenant = clientURL(scheme, ln.Addr()), caFile, ids.Tenant()
 	}
-	fmt.Fprintf(stdout, "  data directory: %s\n", cfg.DataDir)
+	fmt.Fprintf(&banner, "  data directory: %s\n", cfg.DataDir)
+	if cfg.management() {
+		// Only the management role tells clients where it is: a gateway
+		// process sharing the data directory must not replace the file.
+		remove, err := writeServerInfo(cfg.DataDir, info)
+		if err != nil {
+			return fmt.Errorf("%s: %w", serverFile, err)
+		}
+		defer remove()
+		fmt.Fprintf(&banner, "  server file:    %s\n", filepath.Join(cfg.DataDir, serverFile))
+	}
+	stdout.Write(banner.Bytes())
 
 	select {
 	case err := <-errc:
@@ -256,6 +295,20 @@ func withMetrics(reg *metrics.Registry, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// checkCertFiles loads the certificates the operator gave, so a typo is
+// reported before the data directory is touched.
+func (c *serveConfig) checkCertFiles() error {
+	for _, p := range [][3]string{{"--tls-cert", c.TLSCert, c.TLSKey}, {"--gateway-tls-cert", c.GatewayTLSCert, c.GatewayTLSKey}} {
+		if p[1] == "" {
+			continue
+		}
+		if _, err := tls.LoadX509KeyPair(p[1], p[2]); err != nil {
+			return fmt.Errorf("%s %s: %v", p[0], p[1], err)
+		}
+	}
+	return nil
 }
 
 // serverTLS loads the given certificate, or makes sure the local CA in
