@@ -30,15 +30,38 @@ import (
 
 const serveHelp = `Usage: rekey serve [flags]
 
-Runs the management API: Azure Resource Manager's dialect for
-Microsoft.MachineLearningServices workspaces and online endpoints and
-Microsoft.CognitiveServices accounts, and the QnA Maker authoring API
-(/qnamaker/v4.0, v5.0-preview.1, v5.0-preview.2), on HTTPS with a local
-CA created in the data directory on first start.
+Runs rekey's two listeners:
+
+  management API  HTTPS on --listen (127.0.0.1:7443), with a local CA made in
+                  the data directory on first start: Azure Resource Manager's
+                  dialect for Microsoft.MachineLearningServices workspaces and
+                  online endpoints and Microsoft.CognitiveServices accounts,
+                  the QnA Maker authoring API (/qnamaker/v4.0, v5.0-preview.1,
+                  v5.0-preview.2), the token service and /rekey/v1/ (admin).
+  gateway         HTTP on --gateway-listen (127.0.0.1:7080): the data plane.
+                  It checks endpoint and QnA keys and forwards requests to
+                  the deployments' upstreams (model servers, QnA runtimes).
+
+The data directory (--data, ./rekey-data) holds the database, the CA, the
+admin token, the master key and server.json, where the client commands
+find the running server's URLs and CA: "rekey workspace list --data DIR"
+works with any --listen. The configuration is checked and both listeners
+are bound before anything is written there.
+
+Main flags (each also a REKEY_* variable; every flag is listed below):
+  --data DIR                  data directory
+  --listen HOST:PORT          management API address (port 0: any free port)
+  --gateway-listen HOST:PORT  gateway address
+  --role ROLE                 all, management or gateway: one plane per process
+  --tls-cert, --tls-key       your own certificate instead of the local CA's
+  --insecure-http             plain HTTP, behind a TLS-terminating proxy
+  --gateway-tls               HTTPS on the gateway too
+  --operation-delay D         long-running operations last D, to test polling
 
 Examples:
   rekey serve
-  rekey serve --data /var/lib/rekey --listen 0.0.0.0:7443
+  rekey serve --data /var/lib/rekey --listen 0.0.0.0:7443 --gateway-listen 0.0.0.0:7080
+  rekey serve --listen 127.0.0.1:0 --gateway-listen 127.0.0.1:0   # free ports; clients read server.json
   rekey serve --operation-delay 10s       # realistic polling for your client code
   REKEY_ADMIN_TOKEN=... rekey serve --insecure-http --listen 127.0.0.1:8080
 `
@@ -48,7 +71,7 @@ Examples:
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg, validate := bindServe(fs, getenv)
-	if err := parseFlags(fs, args, stderr, serveHelp); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr, serveHelp); err != nil {
 		return helpOK(err)
 	}
 	if err := validate(); err != nil {
