@@ -62,6 +62,7 @@ type client struct {
 type serverSource struct {
 	dataDir  string
 	infoFile string // the server.json the URL came from, or ""
+	given    bool   // the URL came from --server or REKEY_SERVER
 	caFile   string // the CA trusted, or "" for the system's roots
 }
 
@@ -79,6 +80,7 @@ func (f *clientFlags) client() (*client, error) {
 	}
 	where := serverSource{dataDir: f.dataDir}
 	server := f.server
+	where.given = server != ""
 	info, found, err := readServerInfo(f.dataDir)
 	if err != nil && server == "" {
 		return nil, err

@@ -39,6 +39,8 @@ func (s serverSource) explain(base string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED) && s.infoFile != "":
 		return &hintError{fmt.Sprintf("no rekey server answers at %s, the URL in %s; the server that wrote it is gone without removing it (was it killed?): %s, or pass --server", base, s.infoFile, start), err}
+	case errors.Is(err, syscall.ECONNREFUSED) && s.given:
+		return &hintError{fmt.Sprintf("no rekey server answers at %s; %s, or check --server and REKEY_SERVER", base, start), err}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return &hintError{fmt.Sprintf("no rekey server answers at %s; %s, or pass --server", base, start), err}
 	case errors.As(err, &unknownCA) && s.caFile != "":
