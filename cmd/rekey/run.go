@@ -21,13 +21,15 @@ Server:
   serve        run the management API (HTTPS on 127.0.0.1:7443) and the
                data-plane gateway (HTTP on 127.0.0.1:7080)
 
-Client (talks to a running server; defaults come from ./rekey-data):
+Client (talks to a running server, found through --data, default
+./rekey-data: its URL and CA in server.json, its admin token):
   workspace    create, list, show and delete workspaces
-  endpoint     create, list, show and delete online endpoints; set traffic
+  endpoint     create, update, list, show and delete online endpoints;
+               set traffic and mirroring
   deployment   create, list and delete deployments (the upstream behind an endpoint)
   keys         list, regenerate and see the usage of an endpoint's keys
   token        get a token for an AMLToken endpoint
-  account      create, list, show and delete Cognitive Services accounts;
+  account      create, update, list, show and delete Cognitive Services accounts;
                account keys list|regenerate|usage
   qna          QnA Maker endpoint keys: qna keys show|refresh
   sp           service principals of the token service: create, list, show,
