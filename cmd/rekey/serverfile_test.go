@@ -206,3 +206,24 @@ func TestServeBannerIsOneBlock(t *testing.T) {
 		t.Errorf("server.json when the banner is out: %v", err)
 	}
 }
+
+// TestServerFileBelongsToManagement: with the planes split, the gateway
+// process on the same data directory leaves the management process's
+// server.json alone.
+func TestServerFileBelongsToManagement(t *testing.T) {
+	s := startServer(t, "", "--role", "management")
+	path := filepath.Join(s.DataDir, serverFile)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startGateway(t, s.DataDir)
+	if after, err := os.ReadFile(path); err != nil || string(after) != string(before) {
+		t.Errorf("server.json after a gateway process started: %v, changed %v; want the management process's", err, string(after) != string(before))
+	}
+	var info serverInfo
+	json.Unmarshal(before, &info)
+	if info.ManagementURL != s.URL || info.GatewayURL != "" {
+		t.Errorf("management role's server.json = %+v, want its URL and no gateway", info)
+	}
+}
