@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
@@ -39,7 +40,25 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	caPEM, err := os.ReadFile(filepath.Join(dataDir, "ca.pem"))
+	// The running server writes its URL and CA to server.json in its data
+	// directory, so this program finds it on any --listen.
+	server, caFile := os.Getenv("REKEY_SERVER"), filepath.Join(dataDir, "ca.pem")
+	if data, err := os.ReadFile(filepath.Join(dataDir, "server.json")); err == nil {
+		var info struct{ ManagementURL, CAFile string }
+		if err := json.Unmarshal(data, &info); err != nil {
+			log.Fatal(err)
+		}
+		if server == "" {
+			server = info.ManagementURL
+		}
+		if _, err := os.Stat(info.CAFile); err == nil && info.CAFile != "" {
+			caFile = info.CAFile
+		}
+	}
+	if server == "" {
+		server = "https://127.0.0.1:7443"
+	}
+	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,7 +68,7 @@ func main() {
 	opts := &arm.ClientOptions{
 		ClientOptions: policy.ClientOptions{
 			Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-				cloud.ResourceManager: {Endpoint: "https://127.0.0.1:7443", Audience: "https://management.core.windows.net/"},
+				cloud.ResourceManager: {Endpoint: server, Audience: "https://management.core.windows.net/"},
 			}},
 			Transport: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
 		},

@@ -51,13 +51,13 @@ func TestHelpAndUsage(t *testing.T) {
 	if _, _, err := cli(t, envOf(), "frobnicate"); !errors.Is(err, errUsage) || exitCode(err) != 2 {
 		t.Errorf("unknown command error = %v (exit %d), want a usage error, exit 2", err, exitCode(err))
 	}
-	_, stderr, err := cli(t, envOf(), "serve", "-h")
-	if err != nil || !strings.Contains(stderr, "--operation-delay") && !strings.Contains(stderr, "-operation-delay") || !strings.Contains(stderr, "Examples:") {
-		t.Errorf("serve -h = %v, stderr %q; want flags and examples", err, stderr)
+	out, _, err = cli(t, envOf(), "serve", "-h")
+	if err != nil || !strings.Contains(out, "--operation-delay") && !strings.Contains(out, "-operation-delay") || !strings.Contains(out, "Examples:") {
+		t.Errorf("serve -h = %v, stdout %q; want flags and examples", err, out)
 	}
-	_, stderr, err = cli(t, envOf(), "keys", "regenerate", "-h")
-	if err != nil || !strings.Contains(stderr, "-key-type") {
-		t.Errorf("keys regenerate -h = %v, %q; want its flags", err, stderr)
+	out, _, err = cli(t, envOf(), "keys", "regenerate", "-h")
+	if err != nil || !strings.Contains(out, "-key-type") {
+		t.Errorf("keys regenerate -h = %v, %q; want its flags", err, out)
 	}
 	out, _, _ = cli(t, envOf(), "version")
 	if !strings.HasPrefix(out, "rekey ") {

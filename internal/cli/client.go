@@ -25,6 +25,10 @@ type clientFlags struct {
 	apiVersion, output         string
 }
 
+// defaultServer is the management URL clients use when neither --server
+// nor the data directory's server.json names one.
+const defaultServer = "https://127.0.0.1:7443"
+
 // Default api-versions the CLI sends: those of the Go SDKs it mirrors.
 const (
 	mlAPIVersion = "2024-04-01"
@@ -34,8 +38,8 @@ const (
 func bindClient(fs *flag.FlagSet, getenv func(string) string, apiVersion string) *clientFlags {
 	e := env(getenv)
 	f := &clientFlags{}
-	fs.StringVar(&f.server, "server", e.str("REKEY_SERVER", "https://127.0.0.1:7443"), "server `URL` (REKEY_SERVER)")
-	fs.StringVar(&f.dataDir, "data", e.str("REKEY_DATA", "./rekey-data"), "the server's data `directory`, for the default token and CA (REKEY_DATA)")
+	fs.StringVar(&f.server, "server", e.str("REKEY_SERVER", ""), "management API `URL`; default: the one in server.json in --data, written by the running server, else "+defaultServer+" (REKEY_SERVER)")
+	fs.StringVar(&f.dataDir, "data", e.str("REKEY_DATA", "./rekey-data"), "the server's data `directory`, for its URL, token and CA (REKEY_DATA)")
 	fs.StringVar(&f.token, "token", e.str("REKEY_TOKEN", ""), "admin `token`; default: the file admin-token in --data (REKEY_TOKEN)")
 	fs.StringVar(&f.ca, "ca", e.str("REKEY_CA", ""), "CA certificate `file` to trust; default: ca.pem in --data when it exists (REKEY_CA)")
 	fs.StringVar(&f.subscription, "subscription", e.str("REKEY_SUBSCRIPTION", "00000000-0000-0000-0000-000000000000"), "subscription `id` (REKEY_SUBSCRIPTION)")
@@ -50,6 +54,16 @@ type client struct {
 	base, token, apiVersion string
 	sub, group              string
 	hc                      *http.Client
+	where                   serverSource // how base and the CA were found, for error hints
+}
+
+// serverSource records where the client found the server's URL and CA, so
+// that a failure to connect can say what to check.
+type serverSource struct {
+	dataDir  string
+	infoFile string // the server.json the URL came from, or ""
+	given    bool   // the URL came from --server or REKEY_SERVER
+	caFile   string // the CA trusted, or "" for the system's roots
 }
 
 func (f *clientFlags) client() (*client, error) {
@@ -64,13 +78,35 @@ func (f *clientFlags) client() (*client, error) {
 			token = strings.TrimSpace(string(data))
 		}
 	}
+	where := serverSource{dataDir: f.dataDir}
+	server := f.server
+	where.given = server != ""
+	info, found, err := readServerInfo(f.dataDir)
+	if err != nil && server == "" {
+		return nil, err
+	}
+	if server == "" && found && info.ManagementURL != "" {
+		server, where.infoFile = info.ManagementURL, filepath.Join(f.dataDir, serverFile)
+	}
+	if server == "" {
+		server = defaultServer
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	caFile := f.ca
+	if caFile == "" && found && info.CAFile != "" && (f.server == "" || f.server == info.ManagementURL) {
+		// The file may be absent here when the server runs in a container
+		// with the data directory mounted elsewhere; ca.pem below is then
+		// the same file.
+		if _, err := os.Stat(info.CAFile); err == nil {
+			caFile = info.CAFile
+		}
+	}
 	if caFile == "" {
 		if _, err := os.Stat(filepath.Join(f.dataDir, "ca.pem")); err == nil {
 			caFile = filepath.Join(f.dataDir, "ca.pem")
 		}
 	}
+	where.caFile = caFile
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
@@ -83,8 +119,8 @@ func (f *clientFlags) client() (*client, error) {
 		tlsConf.RootCAs = pool
 	}
 	return &client{
-		base: strings.TrimSuffix(f.server, "/"), token: token, apiVersion: f.apiVersion,
-		sub: f.subscription, group: f.group,
+		base: strings.TrimSuffix(server, "/"), token: token, apiVersion: f.apiVersion,
+		sub: f.subscription, group: f.group, where: where,
 		hc: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment}},
 	}, nil
 }
@@ -147,7 +183,7 @@ func (c *client) do(ctx context.Context, method, target string, body any) (*http
 func (c *client) send(req *http.Request) (*http.Response, []byte, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, c.where.explain(c.base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))

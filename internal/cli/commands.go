@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/rekey-dev/rekey"
 )
 
 // command is one client subcommand: its flags, its help and what it does.
@@ -49,7 +51,7 @@ func dispatch(ctx context.Context, group, apiVersion string, cmds []command, arg
 		if c.flags != nil {
 			c.flags(fs)
 		}
-		if err := parseFlags(fs, args[1:], stderr, "Usage: rekey "+group+" "+c.name+" [flags]\n\n"+c.help); err != nil {
+		if err := parseFlags(fs, args[1:], stdout, stderr, "Usage: rekey "+group+" "+c.name+" [flags]\n\n"+c.help); err != nil {
 			return helpOK(err)
 		}
 		cl, err := cf.client()
@@ -59,6 +61,17 @@ func dispatch(ctx context.Context, group, apiVersion string, cmds []command, arg
 		return c.run(ctx, cl, cf, stdout, stderr)
 	}
 	fmt.Fprint(stderr, groupHelp())
+	if strings.HasPrefix(args[0], "-") {
+		// "rekey token --workspace ws1": the command is missing, not unknown.
+		if len(cmds) == 1 {
+			return fmt.Errorf("%w: \"rekey %s\" needs its command first: rekey %s %s %s", errUsage, group, group, cmds[0].name, strings.Join(args, " "))
+		}
+		names := make([]string, len(cmds))
+		for i, c := range cmds {
+			names[i] = c.name
+		}
+		return fmt.Errorf("%w: \"rekey %s\" needs a command before %s: rekey %s <%s> %s", errUsage, group, args[0], group, strings.Join(names, "|"), strings.Join(args, " "))
+	}
 	return fmt.Errorf("%w: unknown command \"rekey %s %s\"", errUsage, group, args[0])
 }
 
@@ -132,22 +145,31 @@ func runWorkspace(ctx context.Context, args []string, getenv func(string) string
 }
 
 func runEndpoint(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var ws, name, location, authMode, description string
+	var ws, name, location, authMode, description, grace, mirror string
 	idFlags := func(fs *flag.FlagSet) {
 		fs.StringVar(&ws, "workspace", "", "workspace `name`")
 		fs.StringVar(&name, "name", "", "endpoint `name`")
 	}
 	return dispatch(ctx, "endpoint", mlAPIVersion, []command{
-		{name: "create", help: "Create (or update) an online endpoint and wait until it is ready.\n\nExample:\n  rekey endpoint create --workspace ws1 --name my-endpoint --auth-mode Key\n",
+		{name: "create", help: "Create (or update) an online endpoint and wait until it is ready.\n\nExamples:\n  rekey endpoint create --workspace ws1 --name my-endpoint --auth-mode Key\n  rekey endpoint create --workspace ws1 --name my-endpoint --grace-period 5m\n",
 			flags: func(fs *flag.FlagSet) {
 				idFlags(fs)
 				fs.StringVar(&location, "location", "", "Azure `region`; default: the workspace's")
 				fs.StringVar(&authMode, "auth-mode", "Key", "`mode`: Key, AMLToken or AADToken")
 				fs.StringVar(&description, "description", "", "description `text`")
+				fs.StringVar(&grace, "grace-period", "", "how long a replaced key keeps working after a regeneration, e.g. 5m (rekey.keyGracePeriod; beyond Azure)")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
 				if err := errors.Join(required("workspace", ws), required("name", name)); err != nil {
 					return err
+				}
+				settings := map[string]any{}
+				if grace != "" {
+					g, err := parseGrace(grace)
+					if err != nil {
+						return err
+					}
+					settings[rekey.GracePeriodProperty] = g // "" removes it (docs/decisions.md)
 				}
 				if location == "" {
 					_, data, err := c.do(ctx, http.MethodGet, c.path("workspaces", ws), nil)
@@ -158,7 +180,7 @@ func runEndpoint(ctx context.Context, args []string, getenv func(string) string,
 					json.Unmarshal(data, &w)
 					location = w.Location
 				}
-				props := map[string]any{"authMode": authMode}
+				props := map[string]any{"authMode": authMode, "properties": settings}
 				if description != "" {
 					props["description"] = description
 				}
@@ -175,16 +197,76 @@ func runEndpoint(ctx context.Context, args []string, getenv func(string) string,
 				}
 				return show(stdout, f, data, false, true)
 			}},
-		{name: "traffic", help: "Set an endpoint's traffic split between its deployments (percentages adding up to 100).\n\nExample:\n  rekey endpoint traffic --workspace ws1 --name my-endpoint --set blue=90,green=10\n",
+		{name: "update", help: "Change an existing endpoint's settings and wait for the update; what is not named stays.\n\nExamples:\n  rekey endpoint update --workspace ws1 --name my-endpoint --grace-period 5m\n  rekey endpoint update --workspace ws1 --name my-endpoint --grace-period 0    # no grace\n",
+			flags: func(fs *flag.FlagSet) {
+				idFlags(fs)
+				fs.StringVar(&description, "description", "", "description `text`")
+				fs.StringVar(&grace, "grace-period", "", "how long a replaced key keeps working after a regeneration, e.g. 5m; 0 removes it (rekey.keyGracePeriod; beyond Azure)")
+			},
+			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := errors.Join(required("workspace", ws), required("name", name)); err != nil {
+					return err
+				}
+				if grace == "" && description == "" {
+					return fmt.Errorf("%w: nothing to change: give --grace-period or --description", errUsage)
+				}
+				g, err := "", error(nil)
+				if grace != "" {
+					if g, err = parseGrace(grace); err != nil {
+						return err
+					}
+				}
+				data, err := updateEndpoint(ctx, c, stderr, ws, name, func(props map[string]any) {
+					if description != "" {
+						props["description"] = description
+					}
+					if grace != "" {
+						settings, _ := props["properties"].(map[string]any)
+						if settings == nil {
+							settings = map[string]any{}
+						}
+						settings[rekey.GracePeriodProperty] = g // "" removes it (docs/decisions.md)
+						props["properties"] = settings
+					}
+				})
+				if err != nil {
+					return err
+				}
+				return show(stdout, f, data, false, true)
+			}},
+		{name: "traffic", help: "Set an endpoint's traffic split between its deployments (percentages adding up to 100),\nand the share of requests mirrored to a deployment whose answers are discarded.\n\nExamples:\n  rekey endpoint traffic --workspace ws1 --name my-endpoint --set blue=90,green=10\n  rekey endpoint traffic --workspace ws1 --name my-endpoint --set blue=100 --mirror green=10\n  rekey endpoint traffic --workspace ws1 --name my-endpoint --mirror none\n",
 			flags: func(fs *flag.FlagSet) {
 				idFlags(fs)
 				fs.StringVar(&description, "set", "", "`split` such as blue=90,green=10")
+				fs.StringVar(&mirror, "mirror", "", "mirrored `share` such as green=10; none stops mirroring")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
-				if err := errors.Join(required("workspace", ws), required("name", name), required("set", description)); err != nil {
+				if err := errors.Join(required("workspace", ws), required("name", name)); err != nil {
 					return err
 				}
-				data, err := setTraffic(ctx, c, stderr, ws, name, description)
+				if description == "" && mirror == "" {
+					return fmt.Errorf("%w: give --set, --mirror or both", errUsage)
+				}
+				var traffic, mirrored map[string]int
+				var err error
+				if description != "" {
+					if traffic, err = parseSplit("set", description); err != nil {
+						return err
+					}
+				}
+				if mirror != "" {
+					if mirrored, err = parseSplit("mirror", mirror); err != nil {
+						return err
+					}
+				}
+				data, err := updateEndpoint(ctx, c, stderr, ws, name, func(props map[string]any) {
+					if traffic != nil {
+						props["traffic"] = traffic
+					}
+					if mirrored != nil {
+						props["mirrorTraffic"] = mirrored
+					}
+				})
 				if err != nil {
 					return err
 				}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ func runAccount(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) > 0 && args[0] == "keys" {
 		return runAccountKeys(ctx, args[1:], getenv, stdout, stderr)
 	}
-	var name, location, kind, sku, runtime string
+	var name, location, kind, sku, runtime, grace string
 	nameFlag := func(fs *flag.FlagSet) { fs.StringVar(&name, "name", "", "account `name`") }
 	path := func(c *client, parts ...string) string {
 		return c.providerPath(csNamespace, append([]string{"accounts"}, parts...)...)
@@ -29,12 +30,22 @@ func runAccount(ctx context.Context, args []string, getenv func(string) string, 
 				fs.StringVar(&kind, "kind", "QnAMaker", "account `kind`")
 				fs.StringVar(&sku, "sku", "S0", "SKU `name`")
 				fs.StringVar(&runtime, "qna-runtime-endpoint", "", "`URL` of the QnA runtime (required for kind QnAMaker)")
+				fs.StringVar(&grace, "grace-period", "", "how long a replaced QnA endpoint key keeps working after a refresh, e.g. 5m (tag rekey.keyGracePeriod; beyond Azure)")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
 				if err := required("name", name); err != nil {
 					return err
 				}
 				body := map[string]any{"location": location, "kind": kind, "sku": map[string]string{"name": sku}}
+				if grace != "" {
+					g, err := parseGrace(grace)
+					if err != nil {
+						return err
+					}
+					tags := map[string]any{}
+					setGrace(tags, g)
+					body["tags"] = tags
+				}
 				if runtime != "" {
 					body["properties"] = map[string]any{"apiProperties": map[string]string{"qnaRuntimeEndpoint": runtime}}
 				}
@@ -50,6 +61,39 @@ func runAccount(ctx context.Context, args []string, getenv func(string) string, 
 					if _, data, err = c.do(ctx, http.MethodGet, path(c, name), nil); err != nil {
 						return err
 					}
+				}
+				return showAccount(stdout, f, data, false)
+			}},
+		{name: "update", help: "Change an existing account's settings; its other tags stay.\n\nExamples:\n  rekey account update --name my-qna --grace-period 5m\n  rekey account update --name my-qna --grace-period 0    # no grace\n",
+			flags: func(fs *flag.FlagSet) {
+				nameFlag(fs)
+				fs.StringVar(&grace, "grace-period", "", "how long a replaced QnA endpoint key keeps working after a refresh, e.g. 5m; 0 removes it (tag rekey.keyGracePeriod; beyond Azure)")
+			},
+			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := errors.Join(required("name", name), required("grace-period", grace)); err != nil {
+					return err
+				}
+				g, err := parseGrace(grace)
+				if err != nil {
+					return err
+				}
+				_, data, err := c.do(ctx, http.MethodGet, path(c, name), nil)
+				if err != nil {
+					return err
+				}
+				var acc struct {
+					Tags map[string]any `json:"tags"`
+				}
+				if err := json.Unmarshal(data, &acc); err != nil {
+					return err
+				}
+				if acc.Tags == nil {
+					acc.Tags = map[string]any{}
+				}
+				setGrace(acc.Tags, g)
+				// PATCH replaces the tags as a whole, as ARM's does.
+				if _, data, err = c.do(ctx, http.MethodPatch, path(c, name), map[string]any{"tags": acc.Tags}); err != nil {
+					return err
 				}
 				return showAccount(stdout, f, data, false)
 			}},

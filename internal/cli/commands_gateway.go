@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rekey-dev/rekey"
 )
 
 // showUsage prints the admin API's key usage for an ARM resource id.
@@ -140,18 +142,50 @@ func runDeployment(ctx context.Context, args []string, getenv func(string) strin
 	}, args, getenv, stdout, stderr)
 }
 
-// setTraffic rewrites an endpoint's traffic map, as
-// "az ml online-endpoint update --traffic" does: read, change, PUT.
-func setTraffic(ctx context.Context, c *client, stderr io.Writer, ws, name, spec string) ([]byte, error) {
+// parseSplit reads a traffic split such as "blue=90,green=10"; "none"
+// is the empty split.
+func parseSplit(flagName, spec string) (map[string]int, error) {
 	traffic := map[string]int{}
+	if strings.TrimSpace(spec) == "none" {
+		return traffic, nil
+	}
 	for _, term := range strings.Split(spec, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(term), "=")
 		n, err := strconv.Atoi(v)
 		if !ok || k == "" || err != nil {
-			return nil, fmt.Errorf("%w: --set %q: want deployment=percent[,deployment=percent...], e.g. blue=90,green=10", errUsage, spec)
+			return nil, fmt.Errorf("%w: --%s %q: want deployment=percent[,deployment=percent...], e.g. blue=90,green=10 (or none)", errUsage, flagName, spec)
 		}
 		traffic[k] = n
 	}
+	return traffic, nil
+}
+
+// parseGrace checks a --grace-period value; "0" (or "0s") removes the
+// setting, which the returned empty string stands for.
+func parseGrace(v string) (string, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return "", fmt.Errorf("%w: --grace-period %q: want a duration such as 30s or 5m (0 removes it)", errUsage, v)
+	}
+	if d == 0 {
+		return "", nil
+	}
+	return v, nil
+}
+
+// setGrace sets (or, with "", removes) the grace period in an account's
+// tags, which a PATCH replaces as a whole.
+func setGrace(m map[string]any, v string) {
+	if v == "" {
+		delete(m, rekey.GracePeriodProperty)
+	} else {
+		m[rekey.GracePeriodProperty] = v
+	}
+}
+
+// updateEndpoint changes an endpoint's properties as "az ml
+// online-endpoint update" does: read, change, PUT, wait.
+func updateEndpoint(ctx context.Context, c *client, stderr io.Writer, ws, name string, change func(props map[string]any)) ([]byte, error) {
 	p := c.path("workspaces", ws, "onlineEndpoints", name)
 	_, data, err := c.do(ctx, http.MethodGet, p, nil)
 	if err != nil {
@@ -165,7 +199,7 @@ func setTraffic(ctx context.Context, c *client, stderr io.Writer, ws, name, spec
 	if props == nil {
 		return nil, fmt.Errorf("the endpoint's body has no properties")
 	}
-	props["traffic"] = traffic
+	change(props)
 	resp, _, err := c.do(ctx, http.MethodPut, p, map[string]any{"location": body["location"], "tags": body["tags"], "properties": props})
 	if err != nil {
 		return nil, err

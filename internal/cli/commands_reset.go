@@ -31,7 +31,7 @@ func runReset(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("reset", flag.ContinueOnError)
 	cf := bindClient(fs, getenv, mlAPIVersion)
 	yes := fs.Bool("yes", false, "reset without asking")
-	if err := parseFlags(fs, args, stderr, resetHelp); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr, resetHelp); err != nil {
 		return helpOK(err)
 	}
 	c, err := cf.client()

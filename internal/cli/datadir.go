@@ -26,11 +26,7 @@ const (
 // directory, generating it there on first start.
 func masterKey(dir string, getenv func(string) string, logger *slog.Logger) ([]byte, error) {
 	if v := getenv("REKEY_MASTER_KEY"); v != "" {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
-		if err != nil || len(key) != rekey.MasterKeySize {
-			return nil, fmt.Errorf("REKEY_MASTER_KEY: want base64 of %d random bytes (e.g. from: openssl rand -base64 32)", rekey.MasterKeySize)
-		}
-		return key, nil
+		return masterKeyFromEnv(v)
 	}
 	path := filepath.Join(dir, masterKeyFile)
 	data, err := os.ReadFile(path)
@@ -58,8 +54,8 @@ func masterKey(dir string, getenv func(string) string, logger *slog.Logger) ([]b
 // former, in which case nothing is written.
 func adminToken(dir string, getenv func(string) string) (token string, fromEnv bool, err error) {
 	if v := strings.TrimSpace(getenv("REKEY_ADMIN_TOKEN")); v != "" {
-		if len(v) < 16 {
-			return "", false, fmt.Errorf("REKEY_ADMIN_TOKEN: must be at least 16 characters")
+		if err := checkAdminToken(v); err != nil {
+			return "", false, err
 		}
 		return v, true, nil
 	}
@@ -70,6 +66,36 @@ func adminToken(dir string, getenv func(string) string) (token string, fromEnv b
 		return token, false, writeSecret(path, token+"\n")
 	}
 	return strings.TrimSpace(string(data)), false, err
+}
+
+// checkSecretsEnv validates the secrets given in the environment, so
+// that serve refuses them before it creates anything in the data
+// directory.
+func checkSecretsEnv(getenv func(string) string) error {
+	if v := getenv("REKEY_MASTER_KEY"); v != "" {
+		if _, err := masterKeyFromEnv(v); err != nil {
+			return err
+		}
+	}
+	if v := strings.TrimSpace(getenv("REKEY_ADMIN_TOKEN")); v != "" {
+		return checkAdminToken(v)
+	}
+	return nil
+}
+
+func masterKeyFromEnv(v string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(key) != rekey.MasterKeySize {
+		return nil, fmt.Errorf("REKEY_MASTER_KEY: want base64 of %d random bytes (e.g. from: openssl rand -base64 32)", rekey.MasterKeySize)
+	}
+	return key, nil
+}
+
+func checkAdminToken(v string) error {
+	if len(v) < 16 {
+		return fmt.Errorf("REKEY_ADMIN_TOKEN: must be at least 16 characters")
+	}
+	return nil
 }
 
 // writeSecret creates a file readable by its owner only. It refuses to

@@ -36,7 +36,7 @@ Examples:
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	cfg, validate, timeout := bindHealthcheck(fs, getenv)
-	if err := parseFlags(fs, args, stderr, healthcheckHelp); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr, healthcheckHelp); err != nil {
 		return helpOK(err)
 	}
 	if err := validate(); err != nil {

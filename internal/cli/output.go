@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"text/tabwriter"
+
+	"github.com/rekey-dev/rekey"
 )
 
 // printJSON re-indents a JSON response body.
@@ -46,10 +50,42 @@ type resource struct {
 	Name       string `json:"name"`
 	Location   string `json:"location"`
 	Properties struct {
-		AuthMode          string `json:"authMode"`
-		ProvisioningState string `json:"provisioningState"`
-		ScoringURI        string `json:"scoringUri"`
+		AuthMode          string            `json:"authMode"`
+		ProvisioningState string            `json:"provisioningState"`
+		ScoringURI        string            `json:"scoringUri"`
+		Traffic           map[string]int    `json:"traffic"`
+		MirrorTraffic     map[string]int    `json:"mirrorTraffic"`
+		Properties        map[string]string `json:"properties"`
 	} `json:"properties"`
+}
+
+// split prints a traffic map as "blue=90,green=10", by deployment name;
+// "-" when empty.
+func split(m map[string]int) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, m[k])
+	}
+	if b.Len() == 0 {
+		return "-"
+	}
+	return b.String()
+}
+
+// orDash is s, or "-" when it is empty, so table columns stay aligned.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func resourceRows(data []byte, list bool, endpoint bool) ([]string, [][]string, error) {
@@ -69,13 +105,14 @@ func resourceRows(data []byte, list bool, endpoint bool) ([]string, [][]string, 
 	}
 	header := []string{"NAME", "LOCATION", "STATE"}
 	if endpoint {
-		header = append(header, "AUTH MODE", "SCORING URI")
+		header = append(header, "AUTH MODE", "SCORING URI", "TRAFFIC", "MIRROR", "GRACE")
 	}
 	var rows [][]string
 	for _, it := range items {
 		row := []string{it.Name, it.Location, it.Properties.ProvisioningState}
 		if endpoint {
-			row = append(row, it.Properties.AuthMode, it.Properties.ScoringURI)
+			row = append(row, it.Properties.AuthMode, it.Properties.ScoringURI, split(it.Properties.Traffic),
+				split(it.Properties.MirrorTraffic), orDash(it.Properties.Properties[rekey.GracePeriodProperty]))
 		}
 		rows = append(rows, row)
 	}

@@ -23,13 +23,15 @@ Server:
   serve        run the management API (HTTPS on 127.0.0.1:7443) and the
                data-plane gateway (HTTP on 127.0.0.1:7080)
 
-Client (talks to a running server; defaults come from ./rekey-data):
+Client (talks to a running server, found through --data, default
+./rekey-data: its URL and CA in server.json, its admin token):
   workspace    create, list, show and delete workspaces
-  endpoint     create, list, show and delete online endpoints; set traffic
+  endpoint     create, update, list, show and delete online endpoints;
+               set traffic and mirroring
   deployment   create, list and delete deployments (the upstream behind an endpoint)
   keys         list, regenerate and see the usage of an endpoint's keys
   token        get a token for an AMLToken endpoint
-  account      create, list, show and delete Cognitive Services accounts;
+  account      create, update, list, show and delete Cognitive Services accounts;
                account keys list|regenerate|usage
   qna          QnA Maker endpoint keys: qna keys show|refresh
   sp           service principals of the token service: create, list, show,
@@ -138,23 +140,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
 
-// parseFlags parses a subcommand's flags; -h prints its usage and returns
-// flag.ErrHelp, which callers pass up as success.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, help string) error {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, help)
-		fmt.Fprintln(stderr, "\nFlags:")
+// parseFlags parses a subcommand's flags. -h prints its usage on stdout
+// (so that "rekey x -h | less" shows it) and returns flag.ErrHelp, which
+// callers pass up as success; a mistake prints the usage on stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help string) error {
+	usageTo := func(w io.Writer) {
+		fmt.Fprint(w, help)
+		fmt.Fprintln(w, "\nFlags:")
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
+	fs.SetOutput(io.Discard) // the error is returned, and main prints it once
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usageTo(stdout)
 			return err
 		}
+		usageTo(stderr)
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		usageTo(stderr)
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	return nil

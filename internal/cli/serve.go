@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"time"
@@ -31,15 +33,38 @@ import (
 
 const serveHelp = `Usage: rekey serve [flags]
 
-Runs the management API: Azure Resource Manager's dialect for
-Microsoft.MachineLearningServices workspaces and online endpoints and
-Microsoft.CognitiveServices accounts, and the QnA Maker authoring API
-(/qnamaker/v4.0, v5.0-preview.1, v5.0-preview.2), on HTTPS with a local
-CA created in the data directory on first start.
+Runs rekey's two listeners:
+
+  management API  HTTPS on --listen (127.0.0.1:7443), with a local CA made in
+                  the data directory on first start: Azure Resource Manager's
+                  dialect for Microsoft.MachineLearningServices workspaces and
+                  online endpoints and Microsoft.CognitiveServices accounts,
+                  the QnA Maker authoring API (/qnamaker/v4.0, v5.0-preview.1,
+                  v5.0-preview.2), the token service and /rekey/v1/ (admin).
+  gateway         HTTP on --gateway-listen (127.0.0.1:7080): the data plane.
+                  It checks endpoint and QnA keys and forwards requests to
+                  the deployments' upstreams (model servers, QnA runtimes).
+
+The data directory (--data, ./rekey-data) holds the database, the CA, the
+admin token, the master key and server.json, where the client commands
+find the running server's URLs and CA: "rekey workspace list --data DIR"
+works with any --listen. The configuration is checked and both listeners
+are bound before anything is written there.
+
+Main flags (each also a REKEY_* variable; every flag is listed below):
+  --data DIR                  data directory
+  --listen HOST:PORT          management API address (port 0: any free port)
+  --gateway-listen HOST:PORT  gateway address
+  --role ROLE                 all, management or gateway: one plane per process
+  --tls-cert, --tls-key       your own certificate instead of the local CA's
+  --insecure-http             plain HTTP, behind a TLS-terminating proxy
+  --gateway-tls               HTTPS on the gateway too
+  --operation-delay D         long-running operations last D, to test polling
 
 Examples:
   rekey serve
-  rekey serve --data /var/lib/rekey --listen 0.0.0.0:7443
+  rekey serve --data /var/lib/rekey --listen 0.0.0.0:7443 --gateway-listen 0.0.0.0:7080
+  rekey serve --listen 127.0.0.1:0 --gateway-listen 127.0.0.1:0   # free ports; clients read server.json
   rekey serve --operation-delay 10s       # realistic polling for your client code
   rekey serve --seed examples/seed.yaml   # start with known workspaces, endpoints and keys
   rekey serve --in-memory                 # for tests: nothing persists
@@ -51,10 +76,16 @@ Examples:
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg, validate := bindServe(fs, getenv)
-	if err := parseFlags(fs, args, stderr, serveHelp); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr, serveHelp); err != nil {
 		return helpOK(err)
 	}
 	if err := validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := checkSecretsEnv(getenv); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.checkCertFiles(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
@@ -64,6 +95,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+
+	// Bind every listener before anything touches the data directory: a
+	// port in use then leaves nothing half made behind. The banner is
+	// printed as one block once everything runs.
+	var gatewayLn, managementLn net.Listener
+	if cfg.gateway() {
+		ln, err := listen(cfg.GatewayListen, cfg.GatewayMaxConnections)
+		if err != nil {
+			return fmt.Errorf("--gateway-listen: %w", err)
+		}
+		defer ln.Close() // a no-op once served and shut down
+		gatewayLn = ln
+	}
+	if cfg.management() {
+		ln, err := listen(cfg.Listen, cfg.MaxConnections)
+		if err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+		defer ln.Close()
+		managementLn = ln
+	}
+	var banner bytes.Buffer
+	info := serverInfo{Version: version(), PID: os.Getpid()}
 
 	removeDir, err := prepareDataDir(cfg)
 	if err != nil {
@@ -139,10 +193,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		store.Watch(gw.Sync) // this process's key changes apply before their Update returns
 		gw.Start(context.WithoutCancel(ctx))
 		stops = append(stops, gw.Stop)
-		ln, err := listen(cfg.GatewayListen, cfg.GatewayMaxConnections)
-		if err != nil {
-			return fmt.Errorf("--gateway-listen: %w", err)
-		}
+		ln := gatewayLn
 		scheme := "http"
 		if cfg.GatewayTLS || cfg.GatewayTLSCert != "" {
 			conf, _, err := serverTLS(cfg.DataDir, cfg.GatewayTLSCert, cfg.GatewayTLSKey, cfg.GatewayListen)
@@ -155,6 +206,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if gatewayURL == "" {
 			gatewayURL = scheme + "://" + ln.Addr().String()
 		}
+		info.GatewayURL = clientURL(scheme, ln.Addr())
 		var h http.Handler = gw
 		if !cfg.management() {
 			h = withMetrics(metricsHandler, gw) // no management listener to serve them
@@ -162,10 +214,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		h = server.GuardStalls(cfg.BodyTimeout, h)
 		serve(&http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, ln)
-		fmt.Fprintf(stdout, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())
+		fmt.Fprintf(&banner, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())
 	}
 	if gatewayURL == "" {
 		gatewayURL = "http://127.0.0.1:7080"
+	}
+	if info.GatewayURL == "" && cfg.GatewayURL != "" {
+		info.GatewayURL = cfg.GatewayURL
 	}
 
 	if cfg.management() {
@@ -177,10 +232,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(principal, rekey.TokenHash(token)) }); err != nil {
 			return err
 		}
-		ln, err := listen(cfg.Listen, cfg.MaxConnections)
-		if err != nil {
-			return fmt.Errorf("--listen: %w", err)
-		}
+		ln := managementLn
 		scheme, caFile := "https", ""
 		if !cfg.InsecureHTTP {
 			conf, ca, err := serverTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.Listen)
@@ -201,7 +253,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		stops = append(stops, runner.Stop)
 		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger, lim)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		auth := server.TokenAuth{Store: store}
@@ -226,21 +277,33 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}, ln)
-		fmt.Fprintf(stdout, "rekey %s: management API on %s://%s\n", version(), scheme, ln.Addr())
+		fmt.Fprintf(&banner, "rekey %s: management API on %s://%s\n", version(), scheme, ln.Addr())
 		if caFile != "" {
-			fmt.Fprintf(stdout, "  trust this CA:  %s\n", caFile)
+			fmt.Fprintf(&banner, "  trust this CA:  %s\n", caFile)
 		}
 		if tokenFromEnv {
-			fmt.Fprintf(stdout, "  admin token:    from REKEY_ADMIN_TOKEN\n")
+			fmt.Fprintf(&banner, "  admin token:    from REKEY_ADMIN_TOKEN\n")
 		} else {
-			fmt.Fprintf(stdout, "  admin token in: %s\n", filepath.Join(cfg.DataDir, adminTokenFile))
+			fmt.Fprintf(&banner, "  admin token in: %s\n", filepath.Join(cfg.DataDir, adminTokenFile))
 		}
-		idBanner(stdout, scheme+"://"+ln.Addr().String())
+		idBanner(&banner, scheme+"://"+ln.Addr().String())
+		info.ManagementURL, info.CAFile, info.Tenant = clientURL(scheme, ln.Addr()), caFile, ids.Tenant()
 	}
-	fmt.Fprintf(stdout, "  data directory: %s\n", cfg.DataDir)
+	fmt.Fprintf(&banner, "  data directory: %s\n", cfg.DataDir)
 	if cfg.InMemory {
-		fmt.Fprintf(stdout, "  state:          in memory; nothing persists across restarts%s\n", tempNote(cfg))
+		fmt.Fprintf(&banner, "  state:          in memory; nothing persists across restarts%s\n", tempNote(cfg))
 	}
+	if cfg.management() {
+		// Only the management role tells clients where it is: a gateway
+		// process sharing the data directory must not replace the file.
+		remove, err := writeServerInfo(cfg.DataDir, info)
+		if err != nil {
+			return fmt.Errorf("%s: %w", serverFile, err)
+		}
+		defer remove()
+		fmt.Fprintf(&banner, "  server file:    %s\n", filepath.Join(cfg.DataDir, serverFile))
+	}
+	stdout.Write(banner.Bytes())
 
 	select {
 	case err := <-errc:
@@ -303,6 +366,20 @@ func withMetrics(m http.Handler, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// checkCertFiles loads the certificates the operator gave, so a typo is
+// reported before the data directory is touched.
+func (c *serveConfig) checkCertFiles() error {
+	for _, p := range [][3]string{{"--tls-cert", c.TLSCert, c.TLSKey}, {"--gateway-tls-cert", c.GatewayTLSCert, c.GatewayTLSKey}} {
+		if p[1] == "" {
+			continue
+		}
+		if _, err := tls.LoadX509KeyPair(p[1], p[2]); err != nil {
+			return fmt.Errorf("%s %s: %v", p[0], p[1], err)
+		}
+	}
+	return nil
 }
 
 // serverTLS loads the given certificate, or makes sure the local CA in
