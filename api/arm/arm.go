@@ -42,6 +42,12 @@ type Config struct {
 	// (polling URLs, nextLink), for servers behind a proxy. Otherwise the
 	// request's scheme and Host are used.
 	PublicURL string
+	// TenantID is the server's Entra-style tenant, shown by GET /tenants
+	// and as every subscription's tenantId.
+	TenantID string
+	// Subscriptions are subscription ids the server knows besides
+	// DefaultSubscription and those that hold resources.
+	Subscriptions []string
 	// MaxBody limits request bodies; default 1 MiB.
 	MaxBody int64
 	// Now is the clock; default time.Now.
@@ -67,7 +73,15 @@ func New(cfg Config) http.Handler {
 	a := &api{Config: cfg, versions: versionPolicy{loose: cfg.LooseAPIVersion}}
 	mux := http.NewServeMux()
 	a.addRoutes(mux)
-	return withARMHeaders("local", a.authenticate(mux))
+	authed := a.authenticate(mux)
+	metadata := a.h("Microsoft.Resources/metadata", metadataVersions, a.handleMetadata)
+	return withARMHeaders("local", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.URL.Path, "/metadata/endpoints") && r.Method == http.MethodGet {
+			metadata.ServeHTTP(w, r) // unauthenticated, as in ARM: clients read it before they sign in
+			return
+		}
+		authed.ServeHTTP(w, r)
+	}))
 }
 
 // h wraps a handler with the api-version check for its resource type.

@@ -57,6 +57,11 @@ func (a *api) addRoutes(mux *http.ServeMux) {
 	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/listKeys", a.h(csT, accountVersions, a.handleAccountListKeys))
 	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/regenerateKey", a.h(csT, accountVersions, a.handleAccountRegenerateKey))
 
+	const subT = "Microsoft.Resources/subscriptions"
+	mux.Handle("GET /subscriptions", a.h(subT, subscriptionVersions, a.handleSubscriptionList))
+	mux.Handle("GET "+sub, a.h(subT, subscriptionVersions, a.handleSubscriptionGet))
+	mux.Handle("GET /tenants", a.h("Microsoft.Resources/tenants", subscriptionVersions, a.handleTenantList))
+
 	mux.Handle("/", handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, r)
 	}))

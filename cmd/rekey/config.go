@@ -6,7 +6,10 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/rekey-dev/rekey"
 )
 
 // serveConfig is everything "rekey serve" is configured with. Each field
@@ -44,6 +47,10 @@ type serveConfig struct {
 	GatewayAccessLog        bool
 	SyncInterval            time.Duration
 	UsageFlush              time.Duration
+
+	// Subscriptions are extra subscription ids GET /subscriptions lists
+	// (comma-separated in the flag).
+	Subscriptions []string
 }
 
 // Roles a process can take.
@@ -141,6 +148,13 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	boolean(&c.GatewayAccessLog, "gateway-access-log", "REKEY_GATEWAY_ACCESS_LOG", true, "log one line per gateway request")
 	dur(&c.SyncInterval, "sync-interval", "REKEY_SYNC_INTERVAL", time.Second, "how often the gateway reads changes made by other processes")
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
+	fs.Func("subscription-id", "a subscription `id` (GUID) that GET /subscriptions lists besides the default one and those that hold resources; repeat or separate with commas (REKEY_SUBSCRIPTION_ID)", func(v string) error {
+		c.Subscriptions = append(c.Subscriptions, strings.Split(v, ",")...)
+		return nil
+	})
+	if v := e("REKEY_SUBSCRIPTION_ID"); v != "" {
+		c.Subscriptions = strings.Split(v, ",")
+	}
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {
@@ -203,6 +217,11 @@ func (c *serveConfig) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("--max-body %d: must be at least 1024 bytes", c.MaxBody)
+	}
+	for _, s := range c.Subscriptions {
+		if rekey.ValidateSubscription(s) != nil {
+			return fmt.Errorf("--subscription-id %q: want a GUID such as 00000000-0000-0000-0000-000000000001", s)
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)

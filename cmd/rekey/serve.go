@@ -170,6 +170,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Store: store, Keyring: keyring, Auth: auth, Logger: logger, Wake: runner.Wake,
 			OperationDelay: cfg.OperationDelay, LooseAPIVersion: cfg.LooseAPIVersion,
 			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody,
+			Subscriptions: cfg.Subscriptions,
 		})
 		qnaAPI := qna.New(qna.Config{
 			Store: store, Keyring: keyring, Logger: logger,
