@@ -31,8 +31,10 @@ func (d Digest) Equal(o Digest) bool { return subtle.ConstantTimeCompare(d[:], o
 // concurrent use.
 type Keyring struct {
 	aead      cipher.AEAD
+	signAEAD  cipher.AEAD // seals the token service's signing keys
 	digestKey []byte
 	tokenKey  []byte
+	secretKey []byte    // digests service principals' client secrets
 	digests   sync.Pool // of *digester: HMAC state reused, so Digest does not allocate
 }
 
@@ -47,19 +49,63 @@ func NewKeyring(master []byte) (*Keyring, error) {
 	if len(master) != MasterKeySize {
 		return nil, fmt.Errorf("master key must be %d bytes, got %d", MasterKeySize, len(master))
 	}
-	block, err := aes.NewCipher(derive(master, "rekey seal v1"))
+	aead, err := newAEAD(derive(master, "rekey seal v1"))
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	signAEAD, err := newAEAD(derive(master, "rekey signing-key seal v1"))
 	if err != nil {
 		return nil, err
 	}
 	return &Keyring{
 		aead:      aead,
+		signAEAD:  signAEAD,
 		digestKey: derive(master, "rekey digest v1"),
 		tokenKey:  derive(master, "rekey token v1"),
+		secretKey: derive(master, "rekey client secret v1"),
 	}, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// SealSigningKey encrypts a token signing key's private key (PKCS #8 DER)
+// under its own subkey of the master key, bound to its kid.
+func (k *Keyring) SealSigningKey(kid string, der []byte) []byte {
+	nonce := make([]byte, k.signAEAD.NonceSize(), k.signAEAD.NonceSize()+len(der)+k.signAEAD.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic("rekey: crypto/rand failed: " + err.Error())
+	}
+	return k.signAEAD.Seal(nonce, nonce, der, []byte("rekey/signing-key/v1|"+kid))
+}
+
+// OpenSigningKey decrypts what SealSigningKey sealed for kid.
+func (k *Keyring) OpenSigningKey(kid string, sealed []byte) ([]byte, error) {
+	n := k.signAEAD.NonceSize()
+	if len(sealed) < n {
+		return nil, ErrSealBroken
+	}
+	der, err := k.signAEAD.Open(nil, sealed[:n], sealed[n:], []byte("rekey/signing-key/v1|"+kid))
+	if err != nil {
+		return nil, ErrSealBroken
+	}
+	return der, nil
+}
+
+// SecretDigest returns the digest under which a client secret is stored:
+// HMAC-SHA256 under a subkey of the master key. Generated secrets carry
+// 256 random bits, so a slow password hash would add nothing but latency;
+// the key means a copy of the database alone cannot even test a guess at a
+// shorter operator-chosen secret.
+func (k *Keyring) SecretDigest(secret string) Digest {
+	m := hmac.New(sha256.New, k.secretKey)
+	m.Write([]byte(secret))
+	return Digest(m.Sum(nil))
 }
 
 // derive returns a purpose-bound subkey, so no two uses share a key.

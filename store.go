@@ -112,4 +112,25 @@ type Tx interface {
 	PrincipalByToken(h [32]byte) (*Principal, error)
 	// PutPrincipal creates or replaces a principal and its token hash.
 	PutPrincipal(p *Principal, h [32]byte) error
+
+	// ServicePrincipal finds a service principal by its appId (client id),
+	// matched case-insensitively as Entra matches GUIDs.
+	ServicePrincipal(appID string) (*ServicePrincipal, error)
+	// PutServicePrincipal creates or replaces sp. Two principals may not
+	// share an appId or an objectId (Conflict).
+	PutServicePrincipal(sp *ServicePrincipal) (created bool, err error)
+	DeleteServicePrincipal(appID string) error
+	// ServicePrincipals lists every service principal, oldest first.
+	ServicePrincipals() ([]*ServicePrincipal, error)
+
+	// SigningKeys lists the token service's signing keys, oldest first.
+	SigningKeys() ([]*SigningKey, error)
+	// PutSigningKey creates or replaces the key with k's kid.
+	PutSigningKey(k *SigningKey) error
+	DeleteSigningKey(kid string) error
+
+	// Setting returns a server-wide setting (Setting* names); NotFound
+	// when it was never set.
+	Setting(name string) (string, error)
+	PutSetting(name, value string) error
 }

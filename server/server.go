@@ -24,6 +24,10 @@ type Options struct {
 	// nil when not served.
 	QnA   http.Handler
 	IsQnA func(path string) bool
+	// Identity serves the token service (login.microsoftonline.com's
+	// paths); IsIdentity tells its requests. Both nil when not served.
+	Identity   http.Handler
+	IsIdentity func(r *http.Request) bool
 	// Admin serves rekey's own API under /rekey/; Metrics serves /metrics.
 	// Either may be nil.
 	Admin, Metrics http.Handler
@@ -62,6 +66,10 @@ func New(o Options) http.Handler {
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.QnA != nil && o.IsQnA(r.URL.Path) {
 			o.QnA.ServeHTTP(w, r)
+			return
+		}
+		if o.Identity != nil && o.IsIdentity(r) {
+			o.Identity.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)

@@ -27,8 +27,14 @@ const Prefix = "/rekey/v1/"
 // gateway's pending usage counts before they are read: with a gateway in
 // the same process, usage is then exact; one in another process writes
 // them every --usage-flush.
-func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error) http.Handler {
+//
+// id, when not nil, adds the token service's administration: service
+// principals and signing key rotation (see mountIdentity).
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity) http.Handler {
 	mux := http.NewServeMux()
+	if id != nil {
+		mountIdentity(mux, store, id, logger)
+	}
 	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
 		if flush != nil {
 			if err := flush(r.Context()); err != nil {
@@ -38,7 +44,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		serveUsage(w, r, store, logger)
 	})
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}.")
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}] and POST "+Prefix+"signingKeys/rotate.")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")

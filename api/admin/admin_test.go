@@ -40,7 +40,7 @@ func TestUsage(t *testing.T) {
 		}
 		return tx.AddKeyUsage(rekey.KeyUsage{Owner: ep.Key(), Slot: rekey.Secondary, Requests: 7, GraceRequests: 2, LastUsed: used})
 	})
-	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil))
+	srv := httptest.NewServer(admin.New(store, auth{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil))
 	defer srv.Close()
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

@@ -42,9 +42,9 @@ type Config struct {
 	// (polling URLs, nextLink), for servers behind a proxy. Otherwise the
 	// request's scheme and Host are used.
 	PublicURL string
-	// TenantID is the server's Entra-style tenant, shown by GET /tenants
-	// and as every subscription's tenantId.
-	TenantID string
+	// Tenant is the token service's tenant id, named in the
+	// WWW-Authenticate header of 401 answers; "" names none.
+	Tenant string
 	// Subscriptions are subscription ids the server knows besides
 	// DefaultSubscription and those that hold resources.
 	Subscriptions []string

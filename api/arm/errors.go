@@ -75,7 +75,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		logger.ErrorContext(r.Context(), "internal error", "request_id", w.Header().Get(headerRequestID), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	w.Header().Set("x-ms-error-code", detail.Code)
-	if st == http.StatusUnauthorized {
+	if st == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rekey", error="invalid_token"`)
 	}
 	encode(w, st, errorBody{Error: detail})

@@ -54,7 +54,7 @@ type listCount struct {
 func (a *api) subscriptionBody(id string) subscriptionBody {
 	s := subscriptionBody{
 		ID: "/subscriptions/" + id, AuthorizationSource: "RoleBased", ManagedByTenants: []string{},
-		SubscriptionID: id, TenantID: a.TenantID, DisplayName: "rekey " + id, State: "Enabled",
+		SubscriptionID: id, TenantID: a.Tenant, DisplayName: "rekey " + id, State: "Enabled",
 	}
 	s.SubscriptionPolicies.LocationPlacementID = "Public_2014-09-01"
 	s.SubscriptionPolicies.QuotaID = "PayAsYouGo_2014-09-01"
@@ -127,7 +127,7 @@ func (a *api) handleTenantList(w http.ResponseWriter, r *http.Request) error {
 		Value []tenant  `json:"value"`
 		Count listCount `json:"count"`
 	}{
-		Value: []tenant{{ID: "/tenants/" + a.TenantID, TenantID: a.TenantID, TenantCategory: "Home", CountryCode: "US",
+		Value: []tenant{{ID: "/tenants/" + a.Tenant, TenantID: a.Tenant, TenantCategory: "Home", CountryCode: "US",
 			DisplayName: "rekey", Domains: []string{"rekey.local"}, DefaultDomain: "rekey.local", TenantType: "AAD"}},
 		Count: listCount{Type: "Total", Value: 1},
 	})

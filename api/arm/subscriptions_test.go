@@ -10,14 +10,14 @@ import (
 	"github.com/rekey-dev/rekey/api/arm"
 )
 
-const tenant = "11111111-2222-3333-4444-555555555555"
+const testTenant = "11111111-2222-3333-4444-555555555555"
 
 // TestSubscriptionsAndTenants: what `az login` asks of ARM after signing
 // in. The server knows the default subscription, configured ones, and
 // every one that holds a resource; an unknown one is ARM's 404.
 func TestSubscriptionsAndTenants(t *testing.T) {
 	const configured = "cccccccc-0000-0000-0000-000000000003"
-	e := newEnv(t, func(c *arm.Config) { c.TenantID = tenant; c.Subscriptions = []string{strings.ToUpper(configured)} })
+	e := newEnv(t, func(c *arm.Config) { c.Tenant = testTenant; c.Subscriptions = []string{strings.ToUpper(configured)} })
 	e.workspace("ws1") // in sub
 
 	resp, body := e.must(http.StatusOK, "GET", "/subscriptions?api-version=2019-11-01", "")
@@ -32,8 +32,8 @@ func TestSubscriptionsAndTenants(t *testing.T) {
 	var ids []string
 	for _, s := range list.Value {
 		ids = append(ids, s.SubscriptionID)
-		if s.TenantID != tenant || s.State != "Enabled" {
-			t.Errorf("subscription %s: tenantId %q, state %q; want %q, Enabled", s.SubscriptionID, s.TenantID, s.State, tenant)
+		if s.TenantID != testTenant || s.State != "Enabled" {
+			t.Errorf("subscription %s: tenantId %q, state %q; want %q, Enabled", s.SubscriptionID, s.TenantID, s.State, testTenant)
 		}
 	}
 	if want := []string{arm.DefaultSubscription, sub, configured}; strings.Join(ids, ",") != strings.Join(want, ",") || list.Count.Value != 3 {

@@ -51,6 +51,11 @@ type serveConfig struct {
 	// Subscriptions are extra subscription ids GET /subscriptions lists
 	// (comma-separated in the flag).
 	Subscriptions []string
+	TenantID        string
+	TokenLifetime   time.Duration
+	ManagedIdentity string
+	SPClientID      string // REKEY_SP_CLIENT_ID: a service principal created at start
+	SPClientSecret  string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
 }
 
 // Roles a process can take.
@@ -155,6 +160,10 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	if v := e("REKEY_SUBSCRIPTION_ID"); v != "" {
 		c.Subscriptions = strings.Split(v, ",")
 	}
+	fs.StringVar(&c.TenantID, "tenant-id", e.str("REKEY_TENANT_ID", ""), "the token service's tenant `GUID`; default: generated on first start and kept (REKEY_TENANT_ID)")
+	dur(&c.TokenLifetime, "token-lifetime", "REKEY_TOKEN_LIFETIME", time.Hour, "lifetime of access tokens from the token service (at least 10s)")
+	fs.StringVar(&c.ManagedIdentity, "managed-identity", e.str("REKEY_MANAGED_IDENTITY", ""), "`appId` of the service principal that /msi/token issues tokens for (App Service managed identity) (REKEY_MANAGED_IDENTITY)")
+	c.SPClientID, c.SPClientSecret = strings.TrimSpace(e("REKEY_SP_CLIENT_ID")), e("REKEY_SP_CLIENT_SECRET")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
 		if len(envErrs) > 0 {
@@ -221,6 +230,26 @@ func (c *serveConfig) validate() error {
 	for _, s := range c.Subscriptions {
 		if rekey.ValidateSubscription(s) != nil {
 			return fmt.Errorf("--subscription-id %q: want a GUID such as 00000000-0000-0000-0000-000000000001", s)
+		}
+	}
+	if c.TenantID != "" && !rekey.IsGUID(c.TenantID) {
+		return fmt.Errorf("--tenant-id %q: want a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47", c.TenantID)
+	}
+	if c.TokenLifetime < 10*time.Second || c.TokenLifetime > 24*time.Hour {
+		return fmt.Errorf("--token-lifetime %v: must be between 10s and 24h", c.TokenLifetime)
+	}
+	if c.ManagedIdentity != "" && !rekey.IsGUID(c.ManagedIdentity) {
+		return fmt.Errorf("--managed-identity %q: want the appId (a GUID) of a service principal", c.ManagedIdentity)
+	}
+	if c.SPClientID != "" && !rekey.IsGUID(c.SPClientID) {
+		return fmt.Errorf("REKEY_SP_CLIENT_ID: want a GUID")
+	}
+	if c.SPClientSecret != "" && c.SPClientID == "" {
+		return fmt.Errorf("REKEY_SP_CLIENT_SECRET is set without REKEY_SP_CLIENT_ID")
+	}
+	if c.SPClientSecret != "" {
+		if err := rekey.ValidateKeyValue("REKEY_SP_CLIENT_SECRET", c.SPClientSecret); err != nil {
+			return fmt.Errorf("%s", rekey.ErrorMessage(err))
 		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {

@@ -30,6 +30,9 @@ Client (talks to a running server; defaults come from ./rekey-data):
   account      create, list, show and delete Cognitive Services accounts;
                account keys list|regenerate|usage
   qna          QnA Maker endpoint keys: qna keys show|refresh
+  sp           service principals of the token service: create, list, show,
+               delete, credential reset
+  signing-key  rotate the token service's signing key
 
 Other:
   version      print the version
@@ -75,6 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAccount(ctx, rest, getenv, stdout, stderr)
 	case "qna":
 		return runQnA(ctx, rest, getenv, stdout, stderr)
+	case "sp":
+		return runSP(ctx, rest, getenv, stdout, stderr)
+	case "signing-key":
+		return runSigningKey(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "rekey", version())
 		return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/rekey-dev/rekey/api/arm"
 	"github.com/rekey-dev/rekey/api/qna"
 	"github.com/rekey-dev/rekey/gateway"
+	"github.com/rekey-dev/rekey/identity"
 	"github.com/rekey-dev/rekey/localca"
 	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/ops"
@@ -165,20 +166,28 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runner := ops.New(store, logger)
 		runner.Start(context.WithoutCancel(ctx))
 		stops = append(stops, runner.Stop)
+		ids, idBanner, err := startIdentity(ctx, cfg, store, keyring, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
 		auth := server.TokenAuth{Store: store}
 		armAPI := arm.New(arm.Config{
-			Store: store, Keyring: keyring, Auth: auth, Logger: logger, Wake: runner.Wake,
+			Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake,
+			Auth:           identity.Authenticator{Verifier: ids.Verifier(identity.ARMAudiences), Opaque: auth},
 			OperationDelay: cfg.OperationDelay, LooseAPIVersion: cfg.LooseAPIVersion,
-			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody,
+			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Tenant: ids.Tenant(),
 			Subscriptions: cfg.Subscriptions,
 		})
 		qnaAPI := qna.New(qna.Config{
 			Store: store, Keyring: keyring, Logger: logger,
 			InstalledVersion: cfg.QnAInstalled, LastStableVersion: cfg.QnALastStable, Language: cfg.QnALanguage,
 		})
+		tokenService := ids.Handler()
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
-				Admin: admin.New(store, auth, logger, flushUsage(gw)), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
+				Admin: admin.New(store, auth, logger, flushUsage(gw), ids), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -192,6 +201,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		} else {
 			fmt.Fprintf(stdout, "  admin token in: %s\n", filepath.Join(cfg.DataDir, adminTokenFile))
 		}
+		idBanner(stdout, scheme+"://"+ln.Addr().String())
 	}
 	fmt.Fprintf(stdout, "  data directory: %s\n", cfg.DataDir)
 

@@ -37,6 +37,9 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"KeyHistory", testKeyHistory},
 		{"KeyUsage", testKeyUsage},
 		{"Subscriptions", testSubscriptions},
+		{"ServicePrincipals", testServicePrincipals},
+		{"SigningKeys", testSigningKeys},
+		{"Settings", testSettings},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready() = %v, want nil", err)
