@@ -30,6 +30,9 @@ type Config struct {
 	Keyring *rekey.Keyring
 	Logger  *slog.Logger
 	Metrics *metrics.Registry // or nil
+	// Tokens verifies the access tokens of AADToken endpoints; nil
+	// refuses them all.
+	Tokens TokenVerifier
 
 	// PropagationDelay simulates a cloud's propagation window: a new key is
 	// refused, and the key it replaced still accepted, for this long after

@@ -97,8 +97,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	gatewayURL := cfg.GatewayURL
 	if cfg.gateway() {
+		tokens, err := newAADTokens(ctx, cfg, store, keyring)
+		if err != nil {
+			return fmt.Errorf("--tenant-id: %w", err)
+		}
 		gw, err = gateway.New(ctx, gateway.Config{
-			Source: store, Keyring: keyring, Logger: logger, Metrics: reg,
+			Source: store, Keyring: keyring, Logger: logger, Metrics: reg, Tokens: tokens,
 			PropagationDelay: cfg.PropagationDelay, FailLimit: failLimit(cfg.AuthFailLimit), FailWindow: cfg.AuthFailWindow,
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
