@@ -50,7 +50,7 @@ type serveConfig struct {
 
 	// Subscriptions are extra subscription ids GET /subscriptions lists
 	// (comma-separated in the flag).
-	Subscriptions []string
+	Subscriptions   []string
 	TenantID        string
 	TokenLifetime   time.Duration
 	ManagedIdentity string
