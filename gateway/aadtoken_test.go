@@ -89,7 +89,6 @@ func aadEnv(t *testing.T, start time.Time) (*env, *tokenService) {
 	return e, ts
 }
 
-
 func TestAADToken(t *testing.T) {
 	e, ts := aadEnv(t, time.Now())
 	up := newUpstream(t, "blue")
