@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,4 +31,32 @@ func TestPythonClients(t *testing.T) {
 	if err != nil {
 		t.Fatalf("python clients: %v", err)
 	}
+}
+
+// TestPythonSignIn signs in with Debian's azure-identity
+// (ClientSecretCredential against rekey's authority, with the tenant GUID
+// and instance discovery off, and with the adfs tenant) and rotates a key
+// with azure-mgmt-machinelearningservices.
+func TestPythonSignIn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Python clients; skipped with -short")
+	}
+	python := "/usr/bin/python3"
+	probe := exec.Command(python, "-c", "import azure.identity, azure.mgmt.machinelearningservices")
+	if out, err := probe.CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have Debian's python3-azure and python3-azure-identity (.ci/run installs them): %v\n%s", err, out)
+		}
+		t.Skip("Azure's Python identity library is not installed (apt-get install python3-azure); skipping")
+	}
+	s := startIdentityServer(t)
+	cmd := exec.Command(python, filepath.Join("testdata", "python", "signin.py"), s.URL, testTenant, testSPID)
+	cmd.Env = append(os.Environ(), "REQUESTS_CA_BUNDLE="+filepath.Join(s.DataDir, "ca.pem"), "PYTHONDONTWRITEBYTECODE=1",
+		"AZURE_CLIENT_SECRET="+testSPSecret)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", strings.ReplaceAll(string(out), testSPSecret, "<secret>"))
+	if err != nil {
+		t.Fatalf("python sign-in: %v", err)
+	}
+	noSecretsLogged(t, s, testSPSecret)
 }
