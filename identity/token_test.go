@@ -1,6 +1,8 @@
 package identity_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -214,6 +216,9 @@ func TestVerifyRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs256, _ := jwt.Signed(hsSigner).Claims(claims()).Serialize()
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	esSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: ecKey, KeyID: kid}}, nil)
+	es256, _ := jwt.Signed(esSigner).Claims(claims()).Serialize()
 	stranger, _ := rsa.GenerateKey(rand.Reader, 2048)
 	strangerSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: stranger, KeyID: kid}}, nil)
 	sameKid, _ := jwt.Signed(strangerSigner).Claims(claims()).Serialize()
@@ -234,6 +239,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"garbage", "not-a-jwt", identity.Malformed, 0},
 		{"alg none", encode(map[string]string{"alg": "none", "typ": "JWT"}) + "." + encode(claims()) + ".", identity.BadSignature, 0},
 		{"HS256 with the public key", hs256, identity.BadSignature, 0},
+		{"ES256, an algorithm never issued", es256, identity.BadSignature, 0},
 		{"tampered header", encode(map[string]string{"alg": "RS256", "kid": kid, "typ": "at+jwt"}) + "." + parts[1] + "." + parts[2], identity.BadSignature, 0},
 		{"tampered payload", parts[0] + "." + encode(payload) + "." + parts[2], identity.BadSignature, 0},
 		{"tampered signature", parts[0] + "." + parts[1] + "." + string(flipped), identity.BadSignature, 0},

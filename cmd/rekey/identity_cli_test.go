@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -158,3 +160,46 @@ func TestARMRefusesTokens(t *testing.T) {
 }
 
 func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// REKEY_SP_CLIENT_ID alone creates the principal with a secret generated
+// into the data directory (0600), kept across restarts;
+// REKEY_SP_CLIENT_SECRET later sets the secret to its value.
+func TestSeededServicePrincipal(t *testing.T) {
+	dir := t.TempDir()
+	s := startServerEnv(t, envOf("REKEY_SP_CLIENT_ID", testSPID), dir, "--tenant-id", testTenant)
+	path := filepath.Join(dir, "sp-client-secret")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode = %v, want 0600", path, fi.Mode().Perm())
+	}
+	generated := strings.TrimSpace(string(data))
+	if code, body := tokenFor(t, s, testSPID, generated, "https://management.azure.com/.default"); code != 200 {
+		t.Fatalf("token with the generated secret: %d %v", code, body["error"])
+	}
+	noSecretsLogged(t, s, generated)
+	s.stop()
+
+	s = startServerEnv(t, envOf("REKEY_SP_CLIENT_ID", testSPID), dir, "--tenant-id", testTenant)
+	if code, _ := tokenFor(t, s, testSPID, generated, "https://management.azure.com/.default"); code != 200 {
+		t.Errorf("after a restart, the generated secret: %d, want 200", code)
+	}
+	s.stop()
+
+	s = startServerEnv(t, envOf("REKEY_SP_CLIENT_ID", testSPID, "REKEY_SP_CLIENT_SECRET", testSPSecret), dir, "--tenant-id", testTenant)
+	if code, _ := tokenFor(t, s, testSPID, testSPSecret, "https://management.azure.com/.default"); code != 200 {
+		t.Errorf("with REKEY_SP_CLIENT_SECRET: %d, want 200", code)
+	}
+	if code, _ := tokenFor(t, s, testSPID, generated, "https://management.azure.com/.default"); code != 401 {
+		t.Errorf("the replaced generated secret: %d, want 401", code)
+	}
+	s.stop()
+
+	// The tenant is kept; another --tenant-id for this data directory is refused.
+	_, _, err = cli(t, envOf(), "serve", "--data", dir, "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--tenant-id", "00000000-0000-4000-8000-000000000009")
+	if err == nil || !strings.Contains(err.Error(), "tenant") {
+		t.Errorf("serve with another --tenant-id = %v, want a refusal naming the tenant", err)
+	}
+}
