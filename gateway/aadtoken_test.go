@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -228,5 +229,26 @@ func TestAADTokenExpiresMidRequest(t *testing.T) {
 	}
 	if r := <-slow; r.status != 401 || !strings.Contains(r.body, "expired while the request was in progress") {
 		t.Errorf("upstream slower than the token = %d %s, want 401 naming the expiry", r.status, r.body)
+	}
+}
+
+// brokenTokens is a verifier whose key source fails.
+type brokenTokens struct{}
+
+func (brokenTokens) VerifyToken(context.Context, string) (time.Time, error) {
+	return time.Time{}, errors.New("signing keys: database is locked")
+}
+
+// A verifier that cannot read its keys is the server's failure: 503,
+// without the internal error, and not counted as a failed sign-in.
+func TestAADTokenVerifierFails(t *testing.T) {
+	e := newEnv(t, func(c *gateway.Config) { c.Tokens = brokenTokens{}; c.FailLimit = 1 })
+	up := newUpstream(t, "blue")
+	e.endpoint("aad", rekey.AuthAADToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
+	for range 3 {
+		resp, body := e.call("POST", "/endpoints/aad/score", "Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig", "{}")
+		if resp.StatusCode != 503 || strings.Contains(body, "database") || !strings.Contains(body, "retry") {
+			t.Fatalf("verifier failure = %d %s, want 503 asking to retry, without the internal error", resp.StatusCode, body)
+		}
 	}
 }
