@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,5 +262,56 @@ func TestAADTokenVerifierFails(t *testing.T) {
 		if resp.StatusCode != 503 || strings.Contains(body, "database") || !strings.Contains(body, "retry") {
 			t.Fatalf("verifier failure = %d %s, want 503 asking to retry, without the internal error", resp.StatusCode, body)
 		}
+	}
+}
+
+// countingStore counts reads of the signing keys.
+type countingStore struct {
+	rekey.Store
+	reads *atomic.Int64
+}
+
+func (s countingStore) View(ctx context.Context, fn func(rekey.Tx) error) error {
+	return s.Store.View(ctx, func(tx rekey.Tx) error { return fn(countingTx{tx, s.reads}) })
+}
+
+type countingTx struct {
+	rekey.Tx
+	reads *atomic.Int64
+}
+
+func (tx countingTx) SigningKeys() ([]*rekey.SigningKey, error) {
+	tx.reads.Add(1)
+	return tx.Tx.SigningKeys()
+}
+
+// Tokens naming signing keys the server does not have cannot make the
+// gateway read the store per request: the verifier reloads its keys at
+// most once a second for unknown kids (and every 2 s for staleness).
+func TestAADTokenUnknownKIDsDoNotReadTheStore(t *testing.T) {
+	var tokens mlTokens
+	e := newEnv(t, func(c *gateway.Config) { c.Tokens = &tokens; c.FailLimit = -1 })
+	reads := &atomic.Int64{}
+	ts := newTokenService(t, countingStore{e.store, reads}, e.kr, aadTenant, time.Now)
+	tokens.v = ts.svc.Verifier(identity.MLAudiences)
+	up := newUpstream(t, "blue")
+	e.endpoint("aad", rekey.AuthAADToken, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
+	good := ts.token(t, "https://ml.azure.com")
+	parts := strings.Split(good, ".")
+
+	before, start := reads.Load(), time.Now()
+	const n = 200
+	for i := range n {
+		header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"made-up-` + strconv.Itoa(i) + `","typ":"JWT"}`))
+		resp, body := e.call("POST", "/endpoints/aad/score", "Bearer "+header+"."+parts[1]+"."+parts[2], "{}")
+		if resp.StatusCode != 401 || !strings.Contains(body, "not one this server publishes") {
+			t.Fatalf("token with an unknown kid = %d %s, want 401", resp.StatusCode, body)
+		}
+	}
+	took := time.Since(start)
+	// One forced reload per second, one staleness reload per 2 s, and one
+	// of each at the start.
+	if got, limit := reads.Load()-before, int64(took/time.Second)*2+2; got > limit {
+		t.Errorf("%d tokens with unknown kids in %v read the signing keys %d times, want at most %d", n, took.Round(time.Millisecond), got, limit)
 	}
 }
