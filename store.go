@@ -86,6 +86,9 @@ type Tx interface {
 	ScanKeys(fn func(StoredKey) error) error
 	// AllAccounts lists every account on the server.
 	AllAccounts() ([]*Account, error)
+	// Subscriptions lists, lower-cased and sorted, every subscription id
+	// that holds a workspace or an account.
+	Subscriptions() ([]string, error)
 
 	// Changes returns up to limit change-feed entries after seq, oldest
 	// first, and the oldest seq the feed still holds (older ones are

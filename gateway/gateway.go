@@ -31,6 +31,9 @@ type Config struct {
 	Keyring *rekey.Keyring
 	Logger  *slog.Logger
 	Metrics *metrics.Registry // or nil
+	// Tokens verifies the access tokens of AADToken endpoints; nil
+	// refuses them all.
+	Tokens TokenVerifier
 
 	// PropagationDelay simulates a stale cache in a cloud's propagation
 	// window: after a key change this gateway observes live, the new key

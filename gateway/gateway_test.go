@@ -331,8 +331,8 @@ func TestAMLToken(t *testing.T) {
 		t.Errorf("expired token = %d, want 401", st)
 	}
 	resp, body := e.call("POST", "/endpoints/aad/score", "Bearer anything", "{}")
-	if resp.StatusCode != 401 || !strings.Contains(body, "AADToken") {
-		t.Errorf("AADToken endpoint = %d %s, want 401 naming AADToken", resp.StatusCode, body)
+	if resp.StatusCode != 401 || !strings.Contains(body, "aad_token_auth_access_denied: this gateway has no token service") {
+		t.Errorf("AADToken endpoint without a verifier = %d %s, want 401 aad_token_auth_access_denied", resp.StatusCode, body)
 	}
 }
 

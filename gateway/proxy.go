@@ -151,6 +151,8 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, 
 	switch {
 	case errors.As(err, &tooBig):
 		status, msg = http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(tooBig.Limit)+" bytes."
+	case errors.Is(context.Cause(r.Context()), errTokenExpired):
+		status, msg = http.StatusUnauthorized, aadExpiredMidway
 	case r.Context().Err() != nil:
 		return // the client is gone
 	case errors.Is(err, errUpstreamTooLarge):

@@ -83,13 +83,31 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 		g.refuseThrottled(o, retry, func(status int, msg string) { writeML(o.rec, status, msg) })
 		return
 	}
+	var aadMsg string
+	if mode == rekey.AuthAADToken {
+		// Outside the table lock: a token not seen before may make the
+		// verifier reload its signing keys.
+		until, status, msg := g.verifyAAD(r.Context(), cred)
+		switch status {
+		case http.StatusOK:
+			m.ok = true
+			var cancel context.CancelFunc
+			r, cancel = untilExpiry(r, until)
+			defer cancel()
+		case http.StatusUnauthorized:
+			aadMsg = msg
+		default:
+			writeML(o.rec, status, msg)
+			return
+		}
+	}
 	if !m.ok {
 		msg := "key_auth_access_denied: send 'Authorization: Bearer <key>' with the primary or secondary key of this endpoint."
 		switch mode {
 		case rekey.AuthAMLToken:
 			msg = "aml_token_auth_access_denied: send 'Authorization: Bearer <token>' with an unexpired token from this endpoint's token operation."
 		case rekey.AuthAADToken:
-			msg = "aad_token_auth_access_denied: this endpoint has authMode AADToken, which rekey does not verify yet. Use authMode Key or AMLToken."
+			msg = aadMsg
 		}
 		g.denied(o, addr, nowT, "Bearer", func(status int) { writeML(o.rec, status, msg) })
 		return

@@ -108,7 +108,9 @@ func (s *Service) serveToken(version string) http.Handler {
 			return
 		}
 		secs := int64(tok.lifetime.Seconds())
-		if version == V2 {
+		// AD FS sends numbers, as the v2 endpoint does; the Azure CLI
+		// (2.45) adds expires_in to the time and fails on a string.
+		if version == V2 || kind == tenantADFS {
 			writeJSON(w, r, http.StatusOK, struct {
 				TokenType    string `json:"token_type"`
 				ExpiresIn    int64  `json:"expires_in"`

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -51,6 +52,9 @@ type Config struct {
 	// Tenant is the token service's tenant id, named in the
 	// WWW-Authenticate header of 401 answers; "" names none.
 	Tenant string
+	// Subscriptions are subscription ids the server knows besides
+	// DefaultSubscription and those that hold resources.
+	Subscriptions []string
 	// MaxBody limits request bodies; default 1 MiB.
 	MaxBody int64
 	// Throttle refuses addresses that failed authentication too often;
@@ -82,7 +86,17 @@ func New(cfg Config) http.Handler {
 	a := &api{Config: cfg, versions: &versionPolicy{mode: cfg.APIVersions, logger: cfg.Logger}}
 	mux := http.NewServeMux()
 	a.addRoutes(mux)
-	return withARMHeaders("local", a.authenticate(cleanPathsOnly(cfg.Logger, mux)))
+	authed := a.authenticate(cleanPathsOnly(cfg.Logger, mux))
+	metadata := a.h("Microsoft.Resources/metadata", metadataVersions, a.handleMetadata)
+	return withARMHeaders("local", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// az cloud register joins "https://host/" and "/metadata/...": its
+		// doubled slash is accepted here, as ARM does.
+		if strings.EqualFold(path.Clean(r.URL.Path), "/metadata/endpoints") && r.Method == http.MethodGet {
+			metadata.ServeHTTP(w, r) // unauthenticated, as in ARM: clients read it before they sign in
+			return
+		}
+		authed.ServeHTTP(w, r)
+	}))
 }
 
 // h wraps a handler with the api-version check for its resource type.

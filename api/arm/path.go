@@ -12,6 +12,7 @@ func init() {
 		"workspaces", "onlineEndpoints", "listKeys", "regenerateKeys", "token",
 		"locations", "mfeOperationsStatus", "mfeOperationResults",
 		"Microsoft.CognitiveServices", "accounts", "regenerateKey", "deployments", "operationResults",
+		"tenants", "metadata",
 	} {
 		keywords[strings.ToLower(k)] = k
 	}

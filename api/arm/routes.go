@@ -59,6 +59,11 @@ func (a *api) addRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+sub+"/providers/Microsoft.CognitiveServices/locations/{location}/operationResults/{operationId}",
 		a.h(rekey.NamespaceCS+"/locations/operationResults", accountVersions, a.handleAccountOperation))
 
+	const subT = "Microsoft.Resources/subscriptions"
+	mux.Handle("GET /subscriptions", a.h(subT, subscriptionVersions, a.handleSubscriptionList))
+	mux.Handle("GET "+sub, a.h(subT, subscriptionVersions, a.handleSubscriptionGet))
+	mux.Handle("GET /tenants", a.h("Microsoft.Resources/tenants", subscriptionVersions, a.handleTenantList))
+
 	mux.Handle("/", handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, r)
 	}))

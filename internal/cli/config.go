@@ -67,6 +67,9 @@ type serveConfig struct {
 	// holds only the CA, the secrets and server.json.
 	InMemory  bool
 	dataGiven bool // --data or REKEY_DATA was set
+	// Subscriptions are extra subscription ids GET /subscriptions lists
+	// (comma-separated in the flag).
+	Subscriptions []string
 }
 
 // Default ceilings on concurrent connections per listener. A connection
@@ -195,6 +198,13 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
 	dur(&c.OperationRetention, "operation-retention", "REKEY_OPERATION_RETENTION", 7*24*time.Hour, "how long a finished operation stays readable at its status URL before it is deleted; 0 keeps them forever")
 	dur(&c.UsageRetention, "usage-retention", "REKEY_USAGE_RETENTION", 90*24*time.Hour, "how long a key slot's usage counts are kept after its last use; 0 keeps them forever")
+	fs.Func("subscription-id", "a subscription `id` (GUID) that GET /subscriptions lists besides the default one and those that hold resources; repeat or separate with commas (REKEY_SUBSCRIPTION_ID)", func(v string) error {
+		c.Subscriptions = append(c.Subscriptions, strings.Split(v, ",")...)
+		return nil
+	})
+	if v := e("REKEY_SUBSCRIPTION_ID"); v != "" {
+		c.Subscriptions = strings.Split(v, ",")
+	}
 	fs.StringVar(&c.TenantID, "tenant-id", e.str("REKEY_TENANT_ID", ""), "the token service's tenant `GUID`; default: generated on first start and kept (REKEY_TENANT_ID)")
 	dur(&c.TokenLifetime, "token-lifetime", "REKEY_TOKEN_LIFETIME", time.Hour, "lifetime of access tokens from the token service (at least 10s)")
 	fs.StringVar(&c.ManagedIdentity, "managed-identity", e.str("REKEY_MANAGED_IDENTITY", ""), "`appId` of the service principal that /msi/token issues tokens for (App Service managed identity) (REKEY_MANAGED_IDENTITY)")
@@ -291,6 +301,11 @@ func (c *serveConfig) validate() error {
 	}
 	if c.UsageRetention < 0 {
 		return fmt.Errorf("--usage-retention %v: must be 0 (keep forever) or positive", c.UsageRetention)
+	}
+	for _, s := range c.Subscriptions {
+		if rekey.ValidateSubscription(s) != nil {
+			return fmt.Errorf("--subscription-id %q: want a GUID such as 00000000-0000-0000-0000-000000000001", s)
+		}
 	}
 	if c.TenantID != "" && !rekey.IsGUID(c.TenantID) {
 		return fmt.Errorf("--tenant-id %q: want a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47", c.TenantID)

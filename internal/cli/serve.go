@@ -179,8 +179,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	gatewayURL := cfg.GatewayURL
 	if cfg.gateway() {
+		tokens, err := newAADTokens(ctx, cfg, store, keyring)
+		if err != nil {
+			return fmt.Errorf("--tenant-id: %w", err)
+		}
 		gw, err = gateway.New(ctx, gateway.Config{
-			Source: store, Keyring: keyring, Logger: logger, Metrics: reg,
+			Source: store, Keyring: keyring, Logger: logger, Metrics: reg, Tokens: tokens,
 			PropagationDelay: cfg.PropagationDelay, FailLimit: failLimit(cfg.AuthFailLimit), FailWindow: cfg.AuthFailWindow,
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
@@ -261,7 +265,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Auth:           identity.Authenticator{Verifier: ids.Verifier(identity.ARMAudiences), Opaque: auth},
 			OperationDelay: cfg.OperationDelay, APIVersions: cfg.apiVersions(), TokenLifetime: cfg.AMLTokenLifetime,
 			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Tenant: ids.Tenant(),
-			Throttle: lim,
+			Subscriptions: cfg.Subscriptions,
+			Throttle:      lim,
 		})
 		qnaAPI := qna.New(qna.Config{
 			Store: store, Keyring: keyring, Logger: logger,

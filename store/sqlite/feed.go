@@ -163,6 +163,23 @@ func (t *txn) AllAccounts() ([]*rekey.Account, error) {
 	return listDocs[rekey.Account](t, `SELECT doc FROM accounts ORDER BY key`)
 }
 
+func (t *txn) Subscriptions() ([]string, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT subscription FROM workspaces UNION SELECT subscription FROM accounts ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var subs []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		subs = append(subs, s)
+	}
+	return subs, rows.Err()
+}
+
 func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
 	rows, err := t.tx.QueryContext(t.ctx, keyColumns)
 	if err != nil {

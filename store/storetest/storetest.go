@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"PruneOperations", testPruneOperations},
 		{"PruneKeyUsage", testPruneKeyUsage},
 		{"KeyUsageGoesWithOwner", testUsageGoesWithOwner},
+		{"Subscriptions", testSubscriptions},
 		{"ServicePrincipals", testServicePrincipals},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
@@ -487,4 +490,34 @@ func testAccounts(t *testing.T, s rekey.Store) {
 	}
 	err = s.Update(t.Context(), func(tx rekey.Tx) error { return tx.DeleteAccount(id) })
 	wantCode(t, "DeleteAccount(deleted)", err, rekey.NotFound)
+}
+
+// testSubscriptions: every subscription holding a workspace or an account
+// is listed once, lower-cased and sorted; an empty store lists none.
+func testSubscriptions(t *testing.T, s rekey.Store) {
+	list := func() []string {
+		t.Helper()
+		var subs []string
+		if err := s.View(t.Context(), func(tx rekey.Tx) (err error) { subs, err = tx.Subscriptions(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return subs
+	}
+	if got := list(); len(got) != 0 {
+		t.Fatalf("Subscriptions() on an empty store = %v, want none", got)
+	}
+	const subA, subB = "AAAAAAAA-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"
+	mustUpdate(t, s, func(tx rekey.Tx) error {
+		for _, ws := range []rekey.WorkspaceID{{Subscription: subB, ResourceGroup: "rg", Name: "ws1"}, {Subscription: subB, ResourceGroup: "rg2", Name: "ws2"}} {
+			if _, err := tx.PutWorkspace(&rekey.Workspace{ID: ws, Location: "eastus"}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.PutAccount(&rekey.Account{ID: rekey.AccountID{Subscription: subA, ResourceGroup: "rg", Name: "acc"}, Kind: "Face"})
+		return err
+	})
+	got, want := list(), []string{strings.ToLower(subA), subB}
+	if !slices.Equal(got, want) {
+		t.Errorf("Subscriptions() = %v, want %v", got, want)
+	}
 }
