@@ -109,4 +109,3 @@ func TestCloudMetadata(t *testing.T) {
 		t.Errorf("POST /metadata/endpoints without a token = %d, want 401", resp.StatusCode)
 	}
 }
-
