@@ -48,19 +48,32 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
+	// Without --listen / --gateway-listen, the running server's
+	// server.json (in --data) says where its listeners are.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	info, _, _ := readServerInfo(cfg.DataDir)
 	if cfg.management() {
 		scheme := "https"
 		if cfg.InsecureHTTP {
 			scheme = "http"
 		}
-		probes = append(probes, probe{"management API", scheme + "://" + loopback(cfg.Listen) + "/readyz"})
+		u := scheme + "://" + loopback(cfg.Listen)
+		if !given["listen"] && getenv("REKEY_LISTEN") == "" && info.ManagementURL != "" {
+			u = info.ManagementURL
+		}
+		probes = append(probes, probe{"management API", u + "/readyz"})
 	}
 	if cfg.gateway() {
 		scheme := "http"
 		if cfg.GatewayTLS || cfg.GatewayTLSCert != "" {
 			scheme = "https"
 		}
-		probes = append(probes, probe{"gateway", scheme + "://" + loopback(cfg.GatewayListen) + "/readyz"})
+		u := scheme + "://" + loopback(cfg.GatewayListen)
+		if !given["gateway-listen"] && getenv("REKEY_GATEWAY_LISTEN") == "" && info.GatewayURL != "" {
+			u = info.GatewayURL
+		}
+		probes = append(probes, probe{"gateway", u + "/readyz"})
 	}
 	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{
 		Proxy:           nil, // a probe of this machine never goes through a proxy

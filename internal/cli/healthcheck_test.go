@@ -25,6 +25,12 @@ func TestHealthcheck(t *testing.T) {
 		t.Errorf("healthcheck output lacks two 200s:\n%s", out)
 	}
 
+	// With only --data, the server's server.json says where it listens.
+	out, _, err = cli(t, envOf("REKEY_DATA", s.DataDir), "healthcheck")
+	if err != nil || strings.Count(out, "200 OK") != 2 {
+		t.Errorf("healthcheck with only --data = %v\n%s\nwant two 200s, found through server.json", err, out)
+	}
+
 	free, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -71,7 +71,7 @@ func applySeed(ctx context.Context, f *seed.File, store rekey.Store, keyring *re
 
 // keptNote says why chosen keys were not applied.
 func keptNote(kept []string) string {
-	return "kept the " + strings.Join(kept, ", ") + " in force: a seed sets chosen keys and secrets only when it creates the resource, so a rotated key never comes back (set one with rekey keys regenerate --key-value, or rekey sp credential reset)"
+	return "kept the " + strings.Join(kept, ", ") + " in force: a seed sets chosen keys and secrets only when it creates the resource, so a rotated key never comes back (an endpoint's key can be set with rekey keys regenerate --key-value; account and QnA keys can only be regenerated; a secret is reset with rekey sp credential reset)"
 }
 
 func seedCounts(r *seed.Result) string {
