@@ -30,10 +30,16 @@ const Prefix = "/rekey/v1/"
 //
 // id, when not nil, adds the token service's administration: service
 // principals and signing key rotation (see mountIdentity).
-func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity) http.Handler {
+//
+// mounts add handlers served by other packages (fault injection) behind
+// the same admin authentication.
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity, mounts ...Mount) http.Handler {
 	mux := http.NewServeMux()
 	if id != nil {
 		mountIdentity(mux, store, id, logger)
+	}
+	for _, m := range mounts {
+		mux.Handle(m.Pattern, m.Handler)
 	}
 	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
 		if flush != nil {
@@ -44,7 +50,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		serveUsage(w, r, store, logger)
 	})
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}] and POST "+Prefix+"signingKeys/rotate.")
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate and "+Prefix+"faults[/{id}].")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -63,6 +69,12 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// Mount is a handler of the admin API that another package serves.
+type Mount struct {
+	Pattern string // a ServeMux pattern under Prefix
+	Handler http.Handler
 }
 
 type slotUsage struct {

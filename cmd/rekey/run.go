@@ -33,6 +33,7 @@ Client (talks to a running server; defaults come from ./rekey-data):
   sp           service principals of the token service: create, list, show,
                delete, credential reset
   signing-key  rotate the token service's signing key
+  fault        make the server fail on purpose: fault add|list|delete|clear
 
 Other:
   version      print the version
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSP(ctx, rest, getenv, stdout, stderr)
 	case "signing-key":
 		return runSigningKey(ctx, rest, getenv, stdout, stderr)
+	case "fault", "faults":
+		return runFault(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "rekey", version())
 		return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/rekey-dev/rekey/api/admin"
 	"github.com/rekey-dev/rekey/api/arm"
 	"github.com/rekey-dev/rekey/api/qna"
+	"github.com/rekey-dev/rekey/fault"
 	"github.com/rekey-dev/rekey/gateway"
 	"github.com/rekey-dev/rekey/identity"
 	"github.com/rekey-dev/rekey/localca"
@@ -73,6 +74,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer store.Close()
 	reg := &metrics.Registry{}
+	// Faults live in memory, per process (see package fault).
+	faults := &fault.Injector{Set: fault.NewSet(), Logger: logger, Counted: reg.Counter("rekey_faults_injected_total",
+		"Faults injected on purpose (rekey fault add), by kind and operation.", "kind", "operation")}
 	var (
 		servers []*http.Server
 		stops   []func(context.Context) error // in start order; run in reverse
@@ -126,7 +130,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if gatewayURL == "" {
 			gatewayURL = scheme + "://" + ln.Addr().String()
 		}
-		var h http.Handler = gw
+		var h http.Handler = faults.Middleware(fault.DialectGateway, gw)
 		if !cfg.management() {
 			h = withMetrics(reg, gw) // no management listener to serve them
 		}
@@ -186,9 +190,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		})
 		tokenService := ids.Handler()
 		serve(&http.Server{
-			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
+			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready,
+				API: faults.Middleware(fault.DialectARM, armAPI), QnA: faults.Middleware(fault.DialectQnA, qnaAPI), IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin: admin.New(store, auth, logger, flushUsage(gw), ids), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
+				Admin: admin.New(store, auth, logger, flushUsage(gw), ids, faultRoutes(faults.Set)...), Metrics: reg.Handler(), BodyTimeout: cfg.BodyTimeout}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -236,6 +241,12 @@ func flushUsage(gw *gateway.Gateway) func(context.Context) error {
 		return nil
 	}
 	return gw.FlushUsage
+}
+
+// faultRoutes mounts the fault injection API in the admin API.
+func faultRoutes(set *fault.Set) []admin.Mount {
+	h := set.Handler(admin.Prefix)
+	return []admin.Mount{{Pattern: admin.Prefix + "faults", Handler: h}, {Pattern: admin.Prefix + "faults/", Handler: h}}
 }
 
 // failLimit maps the flag's 0 (off) to the gateway's -1.
