@@ -172,6 +172,25 @@ func TestFaultThrottle(t *testing.T) {
 		t.Errorf("throttle count = %s, want 2", got)
 	}
 
+	// A reset connection is retried too.
+	s.addFault(t, `{"kind":"reset","operation":"listKeys","count":1}`)
+	c.keys(t, faultWS, faultEP)
+	if got := s.metric(t, `rekey_faults_injected_total{kind="reset",operation="listKeys"}`); got != "1" {
+		t.Errorf("reset count = %s, want 1", got)
+	}
+
+	// Without a count every retry is throttled, and the SDK gives up
+	// with the 429.
+	s.addFault(t, `{"kind":"throttle","operation":"listKeys","resource":"`+faultEP+`"}`)
+	_, err := c.ep.ListKeys(t.Context(), testRG, faultWS, faultEP, nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusTooManyRequests || re.ErrorCode != "TooManyRequests" {
+		t.Errorf("ListKeys under a lasting throttle = %v, want a 429 TooManyRequests ResponseError", err)
+	}
+	if got := s.metric(t, `rekey_faults_injected_total{kind="throttle",operation="listKeys"}`); got != "6" {
+		t.Errorf("throttle count = %s, want 6 (2 before, then the SDK's first try and 3 retries)", got)
+	}
+
 	s.addFault(t, `{"kind":"throttle","operation":"refresh"}`)
 	st, h, body = s.call(t, "PATCH", s.URL+"/qnamaker/v4.0/endpointkeys/PrimaryKey", "")
 	if st != http.StatusTooManyRequests || h.Get("Retry-After") != "1" || h.Get("apim-request-id") == "" || !strings.Contains(body, `"code":"QuotaExceeded"`) {
@@ -305,5 +324,23 @@ func TestFaultAPI(t *testing.T) {
 	}
 	if st, _, body := s.call(t, "GET", s.URL+"/rekey/v1/faults", ""); st != http.StatusOK || body != "{\"value\":[]}\n" {
 		t.Errorf("GET faults = %d %s, want an empty list", st, body)
+	}
+}
+
+// TestFaultFailedSynchronous: on a request that starts no long-running
+// operation, a failed fault is an immediate error in the dialect's
+// envelope, with the chosen status and code.
+func TestFaultFailedSynchronous(t *testing.T) {
+	s := startServer(t, "")
+	s.addFault(t, `{"kind":"failed","operation":"regenerateKey","status":409,"code":"ScopeLocked","message":"Locked."}`)
+	acc := s.URL + "/subscriptions/" + testSub + "/resourceGroups/" + testRG + "/providers/Microsoft.CognitiveServices/accounts/acc"
+	st, h, body := s.call(t, "POST", acc+"/regenerateKey?api-version=2023-05-01", `{"keyName":"Key1"}`)
+	if st != http.StatusConflict || h.Get("x-ms-error-code") != "ScopeLocked" || !strings.Contains(body, `{"error":{"code":"ScopeLocked","message":"Locked."}}`) {
+		t.Errorf("account regenerateKey with a failed fault = %d %q %s", st, h.Get("x-ms-error-code"), body)
+	}
+	s.addFault(t, `{"kind":"failed","operation":"refresh","status":503}`)
+	st, h, body = s.call(t, "PATCH", s.URL+"//qnamaker/v5.0-preview.2/endpointkeys/SecondaryKey", "")
+	if st != http.StatusServiceUnavailable || h.Get("apim-request-id") == "" || !strings.Contains(body, `"code":"ServiceError"`) {
+		t.Errorf("QnA refresh with a failed fault = %d %s", st, body)
 	}
 }
