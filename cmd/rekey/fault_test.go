@@ -120,7 +120,7 @@ func TestFaultFailedRegenerateKeys(t *testing.T) {
 			t.Errorf("log line %q lacks %q", line, want)
 		}
 	}
-	if strings.Contains(line, "request_id= ") || !strings.Contains(line, "request_id=") {
+	if strings.Contains(line, `request_id=""`) || !strings.Contains(line, "request_id=") {
 		t.Errorf("log line %q has no request id", line)
 	}
 	if got := s.metric(t, `rekey_faults_injected_total{kind="failed",operation="regenerateKeys"}`); got != "1" {
