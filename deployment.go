@@ -123,6 +123,7 @@ const (
 	ChangedKeys     ChangeKind = "keys"     // Key is a key owner
 	ChangedEndpoint ChangeKind = "endpoint" // Key is an endpoint's Key(); its deployments included
 	ChangedAccount  ChangeKind = "account"  // Key is an account's Key()
+	ChangedAll      ChangeKind = "all"      // everything was removed (Tx.Reset); Key is ""
 )
 
 // KeyUsage is how often one key slot was used at the gateway.

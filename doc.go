@@ -4,5 +4,6 @@
 // long-running operations and the Store contract that persists them.
 //
 // The package imports only the standard library. Wire dialects live in
-// api/..., storage engines in store/..., and cmd/rekey wires them together.
+// api/..., storage engines in store/..., and internal/cli (the rekey
+// command that cmd/rekey runs) wires them together.
 package rekey

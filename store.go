@@ -140,6 +140,14 @@ type Tx interface {
 	PutSigningKey(k *SigningKey) error
 	DeleteSigningKey(kid string) error
 
+	// Reset removes every resource (workspaces, endpoints, deployments,
+	// accounts), every key, usage count and operation, and the change
+	// feed's history, and appends one ChangedAll entry, so that a gateway
+	// following the feed drops everything it holds at once. It keeps the
+	// server's identity: principals (the admin credential), service
+	// principals, signing keys and settings such as the tenant.
+	Reset() error
+
 	// Setting returns a server-wide setting (Setting* names); NotFound
 	// when it was never set.
 	Setting(name string) (string, error)

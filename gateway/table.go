@@ -184,7 +184,7 @@ func (t *table) load(ctx context.Context, src Source) error {
 // sync applies the change feed since the last load or sync: each thing
 // named in the feed is read once, as it is now, and replaces (or, when
 // gone, removes) its entry. A table further behind than the feed's
-// retention reloads everything.
+// retention, or that meets a reset (ChangedAll), reloads everything.
 func (t *table) sync(ctx context.Context, src Source) error {
 	t.syncMu.Lock()
 	defer t.syncMu.Unlock()
@@ -215,6 +215,12 @@ func (t *table) sync(ctx context.Context, src Source) error {
 			if oldest > t.cursor+1 {
 				reload = true
 				return nil
+			}
+			for _, c := range changes {
+				if c.Kind == rekey.ChangedAll { // a reset: drop everything at once
+					reload = true
+					return nil
+				}
 			}
 			last = changes[n-1].Seq
 			seen := map[rekey.Change]bool{}

@@ -150,7 +150,11 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 func (r *Runner) complete(ctx context.Context, id string) error {
 	var op *rekey.Operation
 	err := r.store.Update(ctx, func(tx rekey.Tx) (err error) {
-		if op, err = tx.Operation(id); err != nil || op.Status.Terminal() {
+		if op, err = tx.Operation(id); rekey.ErrorCode(err) == rekey.NotFound {
+			op = nil // gone since it was due (a reset): nothing to do
+			return nil
+		}
+		if err != nil || op.Status.Terminal() {
 			return err
 		}
 		if op.Kind == rekey.OpInjectedFailure {

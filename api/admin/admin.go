@@ -1,7 +1,7 @@
 // Package admin serves rekey's own management API, for what Azure has no
-// API for: which key slots clients still use. It takes the admin bearer
-// token and answers in a small JSON dialect of its own, with ARM's error
-// envelope shape.
+// API for: which key slots clients still use, and a reset to empty. It
+// takes the admin bearer token and answers in a small JSON dialect of its
+// own, with ARM's error envelope shape.
 package admin
 
 import (
@@ -49,8 +49,9 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		}
 		serveUsage(w, r, store, logger)
 	})
+	mux.Handle(Prefix+"reset", handleReset(store, flush, logger))
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate and "+Prefix+"faults[/{id}].")
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate, POST "+Prefix+"reset and "+Prefix+"faults[/{id}].")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")

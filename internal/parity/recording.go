@@ -9,7 +9,7 @@
 // names, ids, times and keys necessarily differ between two services.
 //
 // The recordings live in testdata/parity (one JSON file per recording, with
-// its source in SOURCES.md); cmd/rekey's TestParity replays them against a
+// its source in SOURCES.md); internal/cli's TestParity replays them against a
 // real "rekey serve".
 package parity
 

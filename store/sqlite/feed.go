@@ -180,3 +180,17 @@ func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
 	}
 	return rows.Err()
 }
+
+// Reset empties every table of resources, keys, usage and operations in
+// one transaction; the identity tables (principals, service principals,
+// signing keys, settings) stay. The feed's history goes too: it names
+// resources that no longer exist, and the one ChangedAll entry appended
+// after it tells every gateway to reload, whether it was caught up or not.
+func (t *txn) Reset() error {
+	for _, table := range []string{"deployments", "endpoints", "workspaces", "accounts", "keys", "key_usage", "operations", "changes"} {
+		if _, err := t.exec(`DELETE FROM ` + table); err != nil {
+			return err
+		}
+	}
+	return t.record(rekey.ChangedAll, "")
+}

@@ -1,12 +1,15 @@
 // Package sqlite implements rekey.Store on an embedded SQLite database
 // (modernc.org/sqlite, pure Go), in WAL mode with one writer connection
-// and a small pool of read-only connections.
+// and a small pool of read-only connections; or, for tests, in memory
+// (OpenMemory).
 package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,8 +30,9 @@ var migrations embed.FS
 
 // Store is a rekey.Store backed by one SQLite file.
 type Store struct {
-	write *sql.DB // one connection: SQLite has one writer, and queueing here beats SQLITE_BUSY
-	read  *sql.DB // query_only connections for View
+	write *sql.DB   // one connection: SQLite has one writer, and queueing here beats SQLITE_BUSY
+	read  *sql.DB   // query_only connections for View
+	keep  *sql.Conn // OpenMemory: holds the database alive; nil for a file
 
 	mu       sync.Mutex
 	watchers []func() // guarded by mu
@@ -49,17 +53,49 @@ var _ rekey.Store = (*Store)(nil)
 // with synchronous=FULL syncs the log on every commit.
 func Open(ctx context.Context, path string) (_ *Store, err error) {
 	defer rekey.Wrap(&err, "sqlite.Open(%s)", path)
-	dsn := func(extra ...string) string {
+	return open(ctx, "file:"+path, "journal_mode(WAL)", "synchronous(FULL)")
+}
+
+// OpenMemory opens a new, empty database that lives in this process's
+// memory only, for tests and "rekey serve --in-memory": nothing survives
+// Close. It uses SQLite's memdb VFS under a random name, so that the
+// writer and the readers (separate connections, as for a file) share one
+// database, and every call gets a database of its own. Journaling stays
+// in memory (WAL needs a file); readers wait for the writer through the
+// same busy timeout.
+func OpenMemory(ctx context.Context) (_ *Store, err error) {
+	defer rekey.Wrap(&err, "sqlite.OpenMemory")
+	name := make([]byte, 12)
+	rand.Read(name)
+	s, err := open(ctx, "file:/rekey-"+hex.EncodeToString(name)+"?vfs=memdb")
+	if err != nil {
+		return nil, err
+	}
+	// memdb drops a database when its last connection closes; the pools
+	// may recycle theirs, so one connection is held until Close.
+	if s.keep, err = s.read.Conn(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open opens the write and read pools on base (a "file:" URI, possibly
+// with a query) with the common pragmas plus extra, and migrates.
+func open(ctx context.Context, base string, extra ...string) (_ *Store, err error) {
+	dsn := func(more ...string) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
-		for _, e := range extra {
+		for _, e := range append(extra, more...) {
 			q.Add("_pragma", e)
 		}
 		q.Set("_txlock", "immediate")
-		return "file:" + path + "?" + q.Encode()
+		sep := "?"
+		if strings.Contains(base, "?") {
+			sep = "&"
+		}
+		return base + sep + q.Encode()
 	}
 	s := &Store{}
 	if s.write, err = sql.Open("sqlite", dsn()); err != nil {
@@ -81,7 +117,11 @@ func Open(ctx context.Context, path string) (_ *Store, err error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	var err error
+	if s.keep != nil {
+		err = s.keep.Close()
+	}
+	return errors.Join(err, s.read.Close(), s.write.Close())
 }
 
 // Ready pings both pools.

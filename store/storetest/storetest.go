@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"ServicePrincipals", testServicePrincipals},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
+		{"Reset", testReset},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready() = %v, want nil", err)

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rekey-dev/rekey/store/sqlite"
+)
+
+// With --in-memory the state (resources, keys, operations, usage) lives in
+// an in-memory SQLite database and dies with the process. The data
+// directory still holds what clients need to reach the server: the CA,
+// the admin token, the master key (which also seals the token service's
+// signing keys) and server.json. Without --data it is a new temporary
+// directory, printed in the banner and removed on stop, so that two
+// in-memory servers never share one; with --data it is that directory,
+// and no database is written there.
+
+// prepareDataDir creates the data directory (a temporary one for
+// --in-memory without --data, which it sets in cfg) and returns what
+// removes it on stop: nothing unless it was temporary.
+func prepareDataDir(cfg *serveConfig) (remove func(), err error) {
+	if cfg.InMemory && !cfg.dataGiven {
+		dir, err := os.MkdirTemp("", "rekey-")
+		if err != nil {
+			return nil, fmt.Errorf("temporary data directory: %w", err)
+		}
+		cfg.DataDir = dir
+		return func() { os.RemoveAll(dir) }, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return func() {}, nil
+}
+
+// openStore opens the store cfg chooses: in memory, or the database file
+// in the data directory.
+func openStore(ctx context.Context, cfg *serveConfig) (*sqlite.Store, error) {
+	if cfg.InMemory {
+		return sqlite.OpenMemory(ctx)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile))
+}
+
+// tempNote is the banner's word on the data directory's fate.
+func tempNote(cfg *serveConfig) string {
+	if cfg.dataGiven {
+		return ""
+	}
+	return " (the data directory is temporary, removed on stop)"
+}
