@@ -54,13 +54,18 @@ var requestIDHeader = map[Dialect]string{
 }
 
 // Middleware injects the faults that match requests to next, an API of
-// dialect d. A request no fault matches costs one lock and a scan of the
-// (usually empty) set.
+// dialect d. While no fault is set a request costs one atomic load
+// (BenchmarkMiddleware); otherwise its classification, one lock and a
+// scan of the set.
 func (in *Injector) Middleware(d Dialect, next http.Handler) http.Handler {
 	if in == nil || in.Set == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if in.Set.Empty() {
+			next.ServeHTTP(w, r)
+			return
+		}
 		req := Classify(d, r)
 		if d == DialectGateway && req.Operation != Gateway {
 			next.ServeHTTP(w, r)

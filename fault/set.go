@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rekey-dev/rekey"
@@ -25,6 +26,9 @@ type Request struct {
 type Set struct {
 	mu     sync.Mutex
 	faults []*Fault // in creation order; guarded by mu
+	// size is len(faults), read without the lock so that requests pay
+	// one atomic load while no fault is set.
+	size atomic.Int64
 
 	// Rand returns a number in [0, 1) for probabilities; tests may
 	// replace it before use.
@@ -32,6 +36,9 @@ type Set struct {
 	// Now is the clock for Created.
 	Now func() time.Time
 }
+
+// Empty reports whether no fault is set, without taking the lock.
+func (s *Set) Empty() bool { return s.size.Load() == 0 }
 
 // NewSet returns an empty set.
 func NewSet() *Set { return &Set{Rand: rand.Float64, Now: time.Now} }
@@ -56,6 +63,7 @@ func (s *Set) Add(f Fault) (Fault, error) {
 	f.ID, f.Created, f.Fired = "f-"+rekey.NewGUID()[:8], s.Now().UTC().Truncate(time.Millisecond), 0
 	s.mu.Lock()
 	s.faults = append(s.faults, &f)
+	s.size.Store(int64(len(s.faults)))
 	s.mu.Unlock()
 	return f, nil
 }
@@ -77,6 +85,7 @@ func (s *Set) Delete(id string) bool {
 	defer s.mu.Unlock()
 	n := len(s.faults)
 	s.faults = slices.DeleteFunc(s.faults, func(f *Fault) bool { return f.ID == id })
+	s.size.Store(int64(len(s.faults)))
 	return len(s.faults) < n
 }
 
@@ -86,6 +95,7 @@ func (s *Set) Clear() int {
 	defer s.mu.Unlock()
 	n := len(s.faults)
 	s.faults = nil
+	s.size.Store(0)
 	return n
 }
 
@@ -93,6 +103,9 @@ func (s *Set) Clear() int {
 // and fires this time, having counted the firing; a fault whose count is
 // used up is removed. ok is false when none fires.
 func (s *Set) Match(req Request, applies func(*Fault) bool) (f Fault, ok bool) {
+	if s.size.Load() == 0 {
+		return Fault{}, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, c := range s.faults {
@@ -107,6 +120,7 @@ func (s *Set) Match(req Request, applies func(*Fault) bool) (f Fault, ok bool) {
 		if c.Count > 0 {
 			if c.Count--; c.Count == 0 {
 				s.faults = slices.Delete(s.faults, i, i+1)
+				s.size.Store(int64(len(s.faults)))
 			}
 		}
 		return f, true
