@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +28,13 @@ func TestServeInMemoryTempDir(t *testing.T) {
 	}()
 	var url, dir string
 	lines := bufio.NewScanner(pr)
-	for lines.Scan() {
-		if _, after, ok := strings.Cut(lines.Text(), "management API on "); ok {
-			url = after
+	for lines.Scan() && (url == "" || dir == "") { // tolerant of the banner's layout
+		line := strings.ToLower(lines.Text())
+		if u := regexp.MustCompile(`https://\S+`).FindString(lines.Text()); u != "" && strings.Contains(line, "management") {
+			url = u
 		}
-		if _, after, ok := strings.Cut(lines.Text(), "data directory: "); ok {
-			dir = after
-			break
+		if _, after, ok := strings.Cut(lines.Text(), ":"); ok && strings.Contains(line, "data dir") {
+			dir = strings.TrimSpace(after)
 		}
 	}
 	go io.Copy(io.Discard, pr)

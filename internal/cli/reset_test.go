@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestResetForgetsEverything: "rekey reset --yes" empties a running server
@@ -123,13 +124,17 @@ func TestResetForgetsEverything(t *testing.T) {
 	if got := score(fresh); got != http.StatusOK {
 		t.Errorf("gateway with the new key = %d, want 200", got)
 	}
-	var usage struct{ Keys []struct{ Requests int64 } }
-	if err := json.Unmarshal([]byte(must("keys", "usage", "--workspace", "ws1", "--endpoint", "ep1", "--output", "json")), &usage); err != nil {
-		t.Fatal(err)
-	}
+	// A periodic usage flush may be in flight; wait for the count to land.
 	var n int64
-	for _, k := range usage.Keys {
-		n += k.Requests
+	for deadline := time.Now().Add(10 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var usage struct{ Keys []struct{ Requests int64 } }
+		if err := json.Unmarshal([]byte(must("keys", "usage", "--workspace", "ws1", "--endpoint", "ep1", "--output", "json")), &usage); err != nil {
+			t.Fatal(err)
+		}
+		n = 0
+		for _, k := range usage.Keys {
+			n += k.Requests
+		}
 	}
 	if n != 1 {
 		t.Errorf("usage after the reset = %d requests, want 1 (only the one since)", n)
