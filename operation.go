@@ -17,6 +17,10 @@ const (
 	OpPutDeployment    OperationKind = "deployment.put"      // Creating/Updating → Succeeded
 	OpDeleteDeployment OperationKind = "deployment.delete"   // removes the deployment
 	OpCreateAccount    OperationKind = "account.create"      // Creating → Succeeded
+	// OpInjectedFailure stands in for a request that a fault (package
+	// fault) made fail: nothing was changed, and the runner ends it Failed
+	// with the Error it was written with.
+	OpInjectedFailure OperationKind = "fault.failed"
 )
 
 // OperationStatus is the state of an operation, in ARM's words.
@@ -63,6 +67,9 @@ type OperationRef struct {
 type OperationError struct {
 	Code    Code
 	Message string
+	// Wire, when set, is the dialect's wire code to show instead of
+	// Code's: an injected fault's chosen code ("QuotaExceeded").
+	Wire string `json:",omitempty"`
 }
 
 // NewOperationID returns a fresh, unguessable operation id.

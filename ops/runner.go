@@ -157,6 +157,15 @@ func (r *Runner) complete(ctx context.Context, id string) error {
 		if err != nil || op.Status.Terminal() {
 			return err
 		}
+		if op.Kind == rekey.OpInjectedFailure {
+			// The fault's hook: nothing to do but fail, with the error
+			// the operation was written with.
+			op.Status, op.EndedAt = rekey.OpFailed, r.Now().UTC()
+			if op.Error == nil {
+				op.Error = &rekey.OperationError{Code: rekey.Internal, Message: "The operation failed."}
+			}
+			return tx.PutOperation(op)
+		}
 		if err := work(tx, op); err != nil {
 			return err
 		}

@@ -196,3 +196,25 @@ func TestPrune(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerFailsInjectedOperation: the fault hook. An operation written
+// for a Failed fault ends Failed with its stored error, wire code
+// included, and changes nothing else.
+func TestRunnerFailsInjectedOperation(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "rekey.db"))
+	now := time.Now().UTC()
+	want := rekey.OperationError{Code: rekey.Internal, Message: "No quota left.", Wire: "QuotaExceeded"}
+	put(t, s, func(tx rekey.Tx) error {
+		e := want
+		return tx.PutOperation(&rekey.Operation{ID: "injected", Kind: rekey.OpInjectedFailure, Resource: ep.String(),
+			Status: rekey.OpInProgress, NotBefore: now, Error: &e})
+	})
+	r := ops.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if n, err := r.RunDue(t.Context()); err != nil || n != 1 {
+		t.Fatalf("RunDue = %d, %v; want 1, nil", n, err)
+	}
+	got := op(t, s, "injected")
+	if got.Status != rekey.OpFailed || got.Error == nil || *got.Error != want || got.EndedAt.IsZero() {
+		t.Errorf("injected operation = %s %+v, want Failed with %+v", got.Status, got.Error, want)
+	}
+}

@@ -35,13 +35,19 @@ const Prefix = "/rekey/v1/"
 // id, when not nil, adds the token service's administration: service
 // principals and signing key rotation (see mountIdentity). apply, when
 // not nil, adds POST /rekey/v1/apply for seed files (see mountApply).
-func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity, apply Applier, lim *throttle.Limiter) http.Handler {
+//
+// mounts add handlers served by other packages (fault injection) behind
+// the same admin authentication.
+func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(context.Context) error, id Identity, apply Applier, lim *throttle.Limiter, mounts ...Mount) http.Handler {
 	mux := http.NewServeMux()
 	if id != nil {
 		mountIdentity(mux, store, id, logger)
 	}
 	if apply != nil {
 		mountApply(mux, apply, logger)
+	}
+	for _, m := range mounts {
+		mux.Handle(m.Pattern, m.Handler)
 	}
 	mux.HandleFunc("GET "+Prefix+"keys/usage", func(w http.ResponseWriter, r *http.Request) {
 		if flush != nil {
@@ -53,7 +59,7 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 	})
 	mux.Handle(Prefix+"reset", handleReset(store, flush, logger))
 	notFound := func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate, "+Prefix+"apply and "+Prefix+"reset.")
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate, "+Prefix+"apply, "+Prefix+"reset and "+Prefix+"faults[/{id}].")
 	}
 	mux.HandleFunc(Prefix, notFound)
 	mux.HandleFunc(strings.TrimSuffix(Prefix, "/"), notFound) // else ServeMux redirects to Prefix
@@ -93,6 +99,12 @@ func RequireToken(auth Authenticator, logger *slog.Logger, lim *throttle.Limiter
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Mount is a handler of the admin API that another package serves.
+type Mount struct {
+	Pattern string // a ServeMux pattern under Prefix
+	Handler http.Handler
 }
 
 type slotUsage struct {

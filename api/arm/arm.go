@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/fault"
 	"github.com/rekey-dev/rekey/reqinfo"
 	"github.com/rekey-dev/rekey/throttle"
 )
@@ -106,6 +107,9 @@ func (a *api) h(resourceType string, versions []string, fn handlerFunc) http.Han
 		r, err := a.versions.check(r, resourceType, versions)
 		if err != nil {
 			return err
+		}
+		if f, ok := fault.FailureFrom(r.Context()); ok {
+			return a.injectedFailure(w, r, f)
 		}
 		return fn(w, r)
 	})

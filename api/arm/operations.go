@@ -105,7 +105,7 @@ func (a *api) handleOperationStatus(w http.ResponseWriter, r *http.Request) erro
 		a.retryHints(w, op)
 	}
 	if op.Error != nil {
-		_, d := status(&rekey.Error{Code: op.Error.Code, Message: op.Error.Message})
+		d := operationError(op.Error)
 		body.Error = &d
 	}
 	return encode(w, http.StatusOK, body)
@@ -129,6 +129,9 @@ func (a *api) handleOperationResult(w http.ResponseWriter, r *http.Request) erro
 	case rekey.OpFailed, rekey.OpCanceled:
 		code := rekey.Internal
 		msg := "The operation failed."
+		if op.Error != nil && op.Error.Wire != "" {
+			return errWire(http.StatusInternalServerError, op.Error.Wire, op.Error.Message)
+		}
 		if op.Error != nil {
 			code, msg = op.Error.Code, op.Error.Message
 		}

@@ -41,6 +41,7 @@ Client (talks to a running server, found through --data, default
                deployments, accounts, service principals; idempotent
   reset        remove every resource, key, operation and usage count;
                keep the server's identity (asks first; --yes in scripts)
+  fault        make the server fail on purpose: fault add|list|delete|clear
 
 Other:
   healthcheck  ask a running server on this machine whether it is ready
@@ -79,6 +80,7 @@ func commandTable() []topCommand {
 		{name: "sp", run: runSP},
 		{name: "signing-key", run: runSigningKey},
 		{name: "apply", run: runApply},
+		{name: "fault", aliases: []string{"faults"}, run: runFault},
 		{name: "reset", run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 			return runReset(ctx, args, getenv, stdinFrom(ctx), stdout, stderr)
 		}},

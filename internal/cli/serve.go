@@ -19,6 +19,7 @@ import (
 	"github.com/rekey-dev/rekey/api/admin"
 	"github.com/rekey-dev/rekey/api/arm"
 	"github.com/rekey-dev/rekey/api/qna"
+	"github.com/rekey-dev/rekey/fault"
 	"github.com/rekey-dev/rekey/gateway"
 	"github.com/rekey-dev/rekey/identity"
 	"github.com/rekey-dev/rekey/localca"
@@ -155,6 +156,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.MetricsAuth {
 		metricsHandler = admin.RequireToken(server.TokenAuth{Store: store}, logger, lim, metricsHandler)
 	}
+	// Faults live in memory, per process (see package fault).
+	faults := &fault.Injector{Set: fault.NewSet(), Logger: logger, Counted: reg.Counter("rekey_faults_injected_total",
+		"Faults injected on purpose (rekey fault add), by kind and operation.", "kind", "operation")}
 	var (
 		servers []*http.Server
 		stops   []func(context.Context) error // in start order; run in reverse
@@ -211,7 +215,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			gatewayURL = scheme + "://" + ln.Addr().String()
 		}
 		info.GatewayURL = clientURL(scheme, ln.Addr())
-		var h http.Handler = gw
+		var h http.Handler = faults.Middleware(fault.DialectGateway, gw)
 		if !cfg.management() {
 			h = withMetrics(metricsHandler, gw) // no management listener to serve them
 		}
@@ -274,9 +278,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		})
 		tokenService := ids.Handler()
 		serve(&http.Server{
-			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready, API: armAPI, QnA: qnaAPI, IsQnA: qna.IsPath,
+			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready,
+				API: faults.Middleware(fault.DialectARM, armAPI), QnA: faults.Middleware(fault.DialectQnA, qnaAPI), IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin:   admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim),
+				Admin:   admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim, faultRoutes(faults.Set)...),
 				Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout, Registerer: reg.Registerer()}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
@@ -340,6 +345,12 @@ func flushUsage(gw *gateway.Gateway) func(context.Context) error {
 		return nil
 	}
 	return gw.FlushUsage
+}
+
+// faultRoutes mounts the fault injection API in the admin API.
+func faultRoutes(set *fault.Set) []admin.Mount {
+	h := set.Handler(admin.Prefix)
+	return []admin.Mount{{Pattern: admin.Prefix + "faults", Handler: h}, {Pattern: admin.Prefix + "faults/", Handler: h}}
 }
 
 // failLimit maps the flag's 0 (off) to the gateway's -1.
