@@ -42,19 +42,7 @@ func TestSDKRevokedKeyStaysRevoked(t *testing.T) {
 	ctx := t.Context()
 	c.mustWorkspace(t, "ws1")
 	c.mustEndpoint(t, "ws1", "revoked", ml.EndpointAuthModeKey)
-	deployments, err := ml.NewOnlineDeploymentsClient(testSub, staticToken(s.Token), s.armOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dp, err := deployments.BeginCreateOrUpdate(ctx, testRG, "ws1", "revoked", "blue", ml.OnlineDeployment{Location: to.Ptr("westeurope"),
-		Properties: &ml.ManagedOnlineDeployment{EndpointComputeType: to.Ptr(ml.EndpointComputeTypeManaged),
-			Properties: map[string]*string{"rekey.upstream": to.Ptr(up.URL)}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dp.PollUntilDone(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	deployBlue(t, s, "revoked", up.URL)
 	putEndpoint := func(props map[string]*string) {
 		t.Helper()
 		p, err := c.ep.BeginCreateOrUpdate(ctx, testRG, "ws1", "revoked", ml.OnlineEndpoint{Location: to.Ptr("westeurope"),
@@ -200,19 +188,7 @@ func TestSDKAMLTokenStaysRevoked(t *testing.T) {
 	ctx := t.Context()
 	c.mustWorkspace(t, "ws1")
 	c.mustEndpoint(t, "ws1", "tok", ml.EndpointAuthModeAMLToken)
-	deployments, err := ml.NewOnlineDeploymentsClient(testSub, staticToken(s.Token), s.armOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dp, err := deployments.BeginCreateOrUpdate(ctx, testRG, "ws1", "tok", "blue", ml.OnlineDeployment{Location: to.Ptr("westeurope"),
-		Properties: &ml.ManagedOnlineDeployment{EndpointComputeType: to.Ptr(ml.EndpointComputeTypeManaged),
-			Properties: map[string]*string{"rekey.upstream": to.Ptr(up.URL)}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dp.PollUntilDone(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	deployBlue(t, s, "tok", up.URL)
 	setMode := func(mode ml.EndpointAuthMode) {
 		t.Helper()
 		p, err := c.ep.BeginCreateOrUpdate(ctx, testRG, "ws1", "tok", ml.OnlineEndpoint{Location: to.Ptr("westeurope"),
@@ -248,5 +224,24 @@ func TestSDKAMLTokenStaysRevoked(t *testing.T) {
 	}
 	if st := score(token()); st != 200 {
 		t.Errorf("a token issued after the return to AMLToken = %d, want 200", st)
+	}
+}
+
+// deployBlue creates deployment blue of endpoint ws1/ep with upstream up,
+// through the SDK, and waits for it.
+func deployBlue(t *testing.T, s *testServer, ep, up string) {
+	t.Helper()
+	deployments, err := ml.NewOnlineDeploymentsClient(testSub, staticToken(s.Token), s.armOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := deployments.BeginCreateOrUpdate(t.Context(), testRG, "ws1", ep, "blue", ml.OnlineDeployment{Location: to.Ptr("westeurope"),
+		Properties: &ml.ManagedOnlineDeployment{EndpointComputeType: to.Ptr(ml.EndpointComputeTypeManaged),
+			Properties: map[string]*string{"rekey.upstream": to.Ptr(up)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(t.Context(), nil); err != nil {
+		t.Fatal(err)
 	}
 }
