@@ -15,7 +15,8 @@ import (
 // an error, and the result URL answers the error the synchronous call
 // would have returned.
 func TestFailedOperation(t *testing.T) {
-	e := newEnv(t, func(c *arm.Config) { c.OperationDelay = 2 * time.Second // room for the PUT, GET and DELETE below on a loaded machine })
+	// Room for the PUT, GET and DELETE below before the create completes, on a loaded machine.
+	e := newEnv(t, func(c *arm.Config) { c.OperationDelay = 2 * time.Second })
 	e.workspace("ws1")
 	ep := base + "/workspaces/ws1/onlineEndpoints/doomed"
 	created, _ := e.must(http.StatusCreated, "PUT", ep+av, `{"location":"eastus","properties":{"authMode":"Key"}}`)
