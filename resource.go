@@ -1,6 +1,7 @@
 package rekey
 
 import (
+	"path"
 	"regexp"
 	"strings"
 	"unicode"
@@ -196,4 +197,19 @@ func ParseDeploymentID(s string) (DeploymentID, error) {
 		return DeploymentID{}, Errorf(Invalid, "'%s' is not the id of an online deployment.", clip(s))
 	}
 	return DeploymentID{Endpoint: ep, Name: name}, nil
+}
+
+// IsCleanPath reports whether p is a URL path in canonical form: absolute,
+// without empty, "." or ".." segments (a trailing slash is kept). Go's
+// ServeMux redirects any other path to its cleaned form; rekey's APIs
+// answer an error instead, since a resource path never needs cleaning.
+func IsCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }

@@ -7,8 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,7 +74,7 @@ func New(o Options) http.Handler {
 			o.QnA.ServeHTTP(w, r)
 			return
 		}
-		if !pathIsClean(r.URL.Path) {
+		if !rekey.IsCleanPath(r.URL.Path) {
 			// ServeMux (ours and the token service's) would redirect to
 			// the cleaned path, with an HTML body; the API answers in its
 			// own envelope instead.
@@ -94,18 +92,6 @@ func New(o Options) http.Handler {
 	return withRequestID(recoverPanics(logger, accessLog(logger, newAPIMetrics(o.Registerer), GuardStallsWithin(o.BodyTimeout, o.BodyTimeout, root))))
 }
 
-// pathIsClean reports whether ServeMux routes p without a redirect:
-// absolute, without empty, "." or ".." segments (a trailing slash is kept).
-func pathIsClean(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c == p
-}
 
 func writeJSON(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

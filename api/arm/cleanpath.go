@@ -3,8 +3,6 @@ package arm
 import (
 	"log/slog"
 	"net/http"
-	"path"
-	"strings"
 
 	"github.com/rekey-dev/rekey"
 )
@@ -21,7 +19,7 @@ func cleanPathsOnly(logger *slog.Logger, next http.Handler) http.Handler {
 			"No API matches '"+r.Method+" "+rekey.Clip(r.URL.Path, 200)+"': the path has an empty, '.' or '..' segment (an encoded '/' counts as '/'). Resource names never contain '/'; send the resource ID's path as it is.")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !pathIsClean(r.URL.Path) {
+		if !rekey.IsCleanPath(r.URL.Path) {
 			refuse.ServeHTTP(w, r)
 			return
 		}
@@ -29,16 +27,3 @@ func cleanPathsOnly(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// pathIsClean reports whether p is what ServeMux would route without a
-// redirect: absolute, without empty, "." or ".." segments; a trailing
-// slash is kept.
-func pathIsClean(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c == p
-}
