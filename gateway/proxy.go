@@ -84,13 +84,15 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 // upgrade, the client's; a stream is aborted.
 func (g *Gateway) forward(o *outcome, r *http.Request, p *httputil.ReverseProxy) {
 	r.Header.Set(headerRequestID, o.reqID)
-	if g.cfg.MaxResponseBody > 0 { // so that a cut-off can be told apart (cappedBody)
-		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, o))
-	}
 	o.proxied = true
 	// The exchange's context carries the request id, for any line the
-	// proxy's hooks log (see reqinfo.LogHandler).
-	ctx, cancel := context.WithCancel(reqinfo.With(r.Context(), &o.info))
+	// proxy's hooks log (see reqinfo.LogHandler), and the outcome when a
+	// cut-off must be told apart (cappedBody); one request clone for all.
+	ctx := reqinfo.With(r.Context(), &o.info)
+	if g.cfg.MaxResponseBody > 0 {
+		ctx = context.WithValue(ctx, outcomeKey{}, o)
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	o.adm.g, o.adm.cancel, o.adm.name, o.adm.reqID = g, cancel, o.endpoint, o.reqID
 	o.rec.adm = &o.adm
 	defer cancel()
