@@ -92,7 +92,6 @@ func New(o Options) http.Handler {
 	return withRequestID(recoverPanics(logger, accessLog(logger, newAPIMetrics(o.Registerer), GuardStallsWithin(o.BodyTimeout, o.BodyTimeout, root))))
 }
 
-
 func writeJSON(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -26,4 +26,3 @@ func cleanPathsOnly(logger *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
