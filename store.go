@@ -143,12 +143,24 @@ type Tx interface {
 	PutSigningKey(k *SigningKey) error
 	DeleteSigningKey(kid string) error
 
+	// AppendAudit appends r to the audit log and sets r.Seq, which grows
+	// with every append. Call it in the transaction of the change r
+	// describes, so that both commit or neither does.
+	AppendAudit(r *AuditRecord) error
+	// AuditRecords returns up to f.Limit (at most MaxAuditPage) records
+	// that match f, newest first (by Seq, descending).
+	AuditRecords(f AuditFilter) ([]AuditRecord, error)
+	// PruneAudit deletes up to limit records older than before and
+	// returns how many it deleted.
+	PruneAudit(before time.Time, limit int) (int, error)
+
 	// Reset removes every resource (workspaces, endpoints, deployments,
 	// accounts), every key, usage count and operation, and the change
 	// feed's history, and appends one ChangedAll entry, so that a gateway
 	// following the feed drops everything it holds at once. It keeps the
 	// server's identity: principals (the admin credential), service
-	// principals, signing keys and settings such as the tenant.
+	// principals, signing keys and settings such as the tenant; and the
+	// audit log, which records the reset itself.
 	Reset() error
 
 	// Setting returns a server-wide setting (Setting* names); NotFound

@@ -1,0 +1,125 @@
+package rekey
+
+import (
+	"context"
+	"time"
+)
+
+// AuditRecord is one entry of the audit log: who did what to which
+// resource, and how it ended. It never holds a key, token or secret: the
+// key slot names which key, never its value.
+//
+// A change's record is appended in the same transaction as the change
+// (so an acknowledged rotation always has its record); a refused or
+// failed request, and a read of keys or tokens, is appended after the
+// answer.
+type AuditRecord struct {
+	// Seq is assigned by AppendAudit; it orders records and pages them.
+	Seq  int64
+	Time time.Time
+	// PrincipalID is the caller's object id ("admin" for the admin
+	// token); AppID its client id, when it is a service principal; and
+	// PrincipalName its display name.
+	PrincipalID   string
+	AppID         string
+	PrincipalName string
+	// Action is the Azure action the request performs, as role
+	// definitions name it, e.g.
+	// Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action.
+	Action     string
+	ResourceID string
+	// KeySlot is the slot read or changed ("primary", "secondary", a QnA
+	// key type, an account's "key1"/"key2"), "primary,secondary" when a
+	// request touches both, or "".
+	KeySlot string
+	// Status is the HTTP status answered; ErrorCode the dialect's wire
+	// error code of a 4xx or 5xx answer.
+	Status        int
+	ErrorCode     string
+	RequestID     string
+	CorrelationID string
+	ClientAddress string
+	UserAgent     string
+}
+
+// AuditFilter selects audit records. Zero fields select everything.
+type AuditFilter struct {
+	Since time.Time // records at or after
+	Until time.Time // records before
+	// Resource matches a record's ResourceID case-insensitively, and the
+	// resources below it: a workspace's id selects its endpoints too.
+	Resource string
+	// Principal matches PrincipalID, AppID or PrincipalName,
+	// case-insensitively.
+	Principal string
+	// Action matches case-insensitively; a trailing "*" matches any
+	// action that starts with what precedes it.
+	Action string
+	// Before, when not 0, selects records with a Seq below it: the
+	// continuation of a previous page.
+	Before int64
+	// Limit is the most records returned; 0 or less means
+	// DefaultAuditPage.
+	Limit int
+}
+
+// Audit paging limits.
+const (
+	DefaultAuditPage = 100
+	MaxAuditPage     = 1000
+)
+
+// DefaultAuditRetention is how long audit records are kept unless
+// configured otherwise.
+const DefaultAuditRetention = 90 * 24 * time.Hour
+
+// KeyRotation is when a key slot last changed and who changed it, as the
+// audit log remembers.
+type KeyRotation struct {
+	Slot Slot
+	Time time.Time
+	By   string // principal name, or id when the principal has no name
+}
+
+type auditKey struct{}
+
+// AuditNote is what a request handler tells the audit log about the
+// request beyond what its route says: the key slot it touched and, for a
+// change, the status its success answers. The server's audit middleware
+// puts one in the request context; handlers fill it with NoteKeySlot and
+// NoteStatus.
+type AuditNote struct {
+	KeySlot string
+	Status  int
+	// Resource, when set, replaces the request path as the record's
+	// resource id.
+	Resource string
+}
+
+// WithAuditNote returns ctx carrying n.
+func WithAuditNote(ctx context.Context, n *AuditNote) context.Context {
+	return context.WithValue(ctx, auditKey{}, n)
+}
+
+// AuditNoteFrom returns the request's note, or nil outside an audited
+// request.
+func AuditNoteFrom(ctx context.Context) *AuditNote {
+	n, _ := ctx.Value(auditKey{}).(*AuditNote)
+	return n
+}
+
+// NoteKeySlot records which key slot the request reads or changes.
+func NoteKeySlot(ctx context.Context, slot string) {
+	if n := AuditNoteFrom(ctx); n != nil {
+		n.KeySlot = slot
+	}
+}
+
+// NoteStatus records the status a successful change answers, so that the
+// record written in the change's transaction carries it. Call it inside
+// the Update that makes the change.
+func NoteStatus(ctx context.Context, status int) {
+	if n := AuditNoteFrom(ctx); n != nil {
+		n.Status = status
+	}
+}
