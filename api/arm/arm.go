@@ -88,7 +88,7 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	a.addRoutes(mux)
 	authed := a.authenticate(cleanPathsOnly(cfg.Logger, mux))
-	metadata := a.h("Microsoft.Resources/metadata", metadataVersions, a.handleMetadata)
+	metadata := a.h(route{}, "Microsoft.Resources/metadata", metadataVersions, a.handleMetadata)
 	return withARMHeaders("local", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// az cloud register joins "https://host/" and "/metadata/...": its
 		// doubled slash is accepted here, as ARM does.
@@ -100,10 +100,15 @@ func New(cfg Config) http.Handler {
 	}))
 }
 
-// h wraps a handler with the api-version check for its resource type.
-func (a *api) h(resourceType string, versions []string, fn handlerFunc) http.Handler {
+// h wraps a handler with the api-version check for its resource type. rt
+// names the request's action and scope, which h puts in the request's
+// context before anything else runs.
+func (a *api) h(rt route, resourceType string, versions []string, fn handlerFunc) http.Handler {
 	return handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		reqinfo.SetOperation(r.Context(), reqinfo.Route(r.Pattern))
+		if rt.action != "" {
+			r = r.WithContext(rekey.WithAction(r.Context(), rt.action, scopeOf(rt.scope, r)))
+		}
 		r, err := a.versions.check(r, resourceType, versions)
 		if err != nil {
 			return err
