@@ -83,17 +83,22 @@ type KeyRotation struct {
 
 type auditKey struct{}
 
-// AuditNote is what a request handler tells the audit log about the
-// request beyond what its route says: the key slot it touched and, for a
-// change, the status its success answers. The server's audit middleware
-// puts one in the request context; handlers fill it with NoteKeySlot and
-// NoteStatus.
+// AuditNote is what the handlers of a request tell the audit log beyond
+// the request itself: who the caller turned out to be, the action and
+// resource the route names, the key slot touched and, for a change, the
+// status its success answers. The audit middleware puts one in the
+// request context before authentication; the dialects fill it in.
 type AuditNote struct {
-	KeySlot string
-	Status  int
-	// Resource, when set, replaces the request path as the record's
-	// resource id.
-	Resource string
+	Principal Principal
+	Action    Action
+	Resource  string
+	KeySlot   string
+	// Status is the status a successful change answers, for the record
+	// written in the change's transaction; 0 means 200.
+	Status int
+	// Read marks a GET that reads keys (QnA's endpointkeys): it is
+	// recorded although GETs are not.
+	Read bool
 }
 
 // WithAuditNote returns ctx carrying n.
@@ -108,10 +113,25 @@ func AuditNoteFrom(ctx context.Context) *AuditNote {
 	return n
 }
 
+// NoteRequest records the authenticated caller, the action and the
+// resource acted on.
+func NoteRequest(ctx context.Context, p Principal, a Action, resource string) {
+	if n := AuditNoteFrom(ctx); n != nil {
+		n.Principal, n.Action, n.Resource = p, a, resource
+	}
+}
+
 // NoteKeySlot records which key slot the request reads or changes.
 func NoteKeySlot(ctx context.Context, slot string) {
 	if n := AuditNoteFrom(ctx); n != nil {
 		n.KeySlot = slot
+	}
+}
+
+// NoteKeyRead marks a GET that reads keys, so that it is recorded.
+func NoteKeyRead(ctx context.Context, slot string) {
+	if n := AuditNoteFrom(ctx); n != nil {
+		n.KeySlot, n.Read = slot, true
 	}
 }
 
@@ -123,3 +143,15 @@ func NoteStatus(ctx context.Context, status int) {
 		n.Status = status
 	}
 }
+
+// BothSlots is the key slot of a request that reads or sets both keys.
+const BothSlots = "primary,secondary"
+
+// QnA Maker's data actions for its authoring API's key operations, as
+// Cognitive Services names them; the audit log records them.
+const (
+	ActionQnAKeysRead      Action = "Microsoft.CognitiveServices/accounts/QnAMaker/endpointkeys/read"
+	ActionQnAKeysRefresh   Action = "Microsoft.CognitiveServices/accounts/QnAMaker/endpointkeys/refreshkeys/action"
+	ActionQnASettingsRead  Action = "Microsoft.CognitiveServices/accounts/QnAMaker/endpointsettings/read"
+	ActionQnASettingsWrite Action = "Microsoft.CognitiveServices/accounts/QnAMaker/endpointsettings/write"
+)

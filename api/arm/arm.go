@@ -107,7 +107,9 @@ func (a *api) h(rt route, resourceType string, versions []string, fn handlerFunc
 	return handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		reqinfo.SetOperation(r.Context(), reqinfo.Route(r.Pattern))
 		if rt.action != "" {
-			r = r.WithContext(rekey.WithAction(r.Context(), rt.action, scopeOf(rt.scope, r)))
+			scope := scopeOf(rt.scope, r)
+			r = r.WithContext(rekey.WithAction(r.Context(), rt.action, scope))
+			rekey.NoteRequest(r.Context(), rekey.PrincipalFrom(r.Context()), rt.action, scope)
 		}
 		r, err := a.versions.check(r, resourceType, versions)
 		if err != nil {

@@ -235,7 +235,9 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		if created, err = tx.PutEndpoint(e); err != nil {
 			return err
 		}
+		rekey.NoteStatus(r.Context(), http.StatusCreated)
 		if created {
+			rekey.NoteKeySlot(r.Context(), rekey.BothSlots) // keys set at creation
 			// Keys exist for every auth mode, so a later switch to Key
 			// needs no extra step; listKeys answers only in Key mode.
 			for _, slot := range rekey.Slots {
@@ -440,6 +442,7 @@ func (a *api) handleEndpointDelete(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 		op = a.newOperation(rekey.OpDeleteEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		rekey.NoteStatus(r.Context(), http.StatusAccepted)
 		return tx.PutOperation(op)
 	})
 	if rekey.ErrorCode(err) == rekey.NotFound {
