@@ -59,12 +59,12 @@ type serveConfig struct {
 	AuditRetention     time.Duration
 	// AuditLog is a file the audit log is also written to, one JSON object
 	// a line; "-" is standard output; "" writes none.
-	AuditLog string
-	TenantID           string
-	TokenLifetime      time.Duration
-	ManagedIdentity    string
-	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
-	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
+	AuditLog        string
+	TenantID        string
+	TokenLifetime   time.Duration
+	ManagedIdentity string
+	SPClientID      string // REKEY_SP_CLIENT_ID: a service principal created at start
+	SPClientSecret  string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
 
 	Seed string // --seed, REKEY_SEED: a seed file applied at start (see seed.go)
 	// InMemory keeps the state in memory (see inmemory.go); DataDir then
