@@ -56,15 +56,17 @@ type serveConfig struct {
 
 	OperationRetention time.Duration
 	UsageRetention     time.Duration
-	AuditRetention     time.Duration
+	TenantID           string
+	TokenLifetime      time.Duration
+	ManagedIdentity    string
+	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
+	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
+
+	// AuditRetention is how long audit records are kept; 0 forever.
+	AuditRetention time.Duration
 	// AuditLog is a file the audit log is also written to, one JSON object
 	// a line; "-" is standard output; "" writes none.
-	AuditLog        string
-	TenantID        string
-	TokenLifetime   time.Duration
-	ManagedIdentity string
-	SPClientID      string // REKEY_SP_CLIENT_ID: a service principal created at start
-	SPClientSecret  string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
+	AuditLog string
 
 	Seed string // --seed, REKEY_SEED: a seed file applied at start (see seed.go)
 	// InMemory keeps the state in memory (see inmemory.go); DataDir then
