@@ -52,8 +52,9 @@ type AuditFilter struct {
 	// Principal matches PrincipalID, AppID or PrincipalName,
 	// case-insensitively.
 	Principal string
-	// Action matches case-insensitively; a trailing "*" matches any
-	// action that starts with what precedes it.
+	// Action matches case-insensitively; a "*" at its start or end
+	// matches any run of characters there ("*/listKeys/action",
+	// "Microsoft.CognitiveServices/*"). There is no other wildcard.
 	Action string
 	// Before, when not 0, selects records with a Seq below it: the
 	// continuation of a previous page.

@@ -14,7 +14,8 @@ var queryParams = []string{"since", "until", "resource", "principal", "action", 
 
 // ParseQuery reads an audit query: since and until (an RFC 3339 time, or
 // an age such as 90m, 1h or 7d, counted back from now), resource,
-// principal, action, $top (1 to MaxAuditPage) and $skipToken (from a
+// principal, action ('*' at its start or end matches any characters
+// there), $top (1 to MaxAuditPage) and $skipToken (from a
 // nextLink). Parameter names match case-insensitively, as ARM's do. An
 // unknown or repeated parameter, or a value that does not parse, is an
 // Invalid error whose message says what to send instead.
@@ -51,8 +52,8 @@ func ParseQuery(q url.Values, now time.Time) (rekey.AuditFilter, error) {
 			}
 			f.Principal = v
 		case "action":
-			if v == "" || len(v) > 256 || strings.Contains(strings.TrimSuffix(v, "*"), "*") {
-				err = rekey.Errorf(rekey.Invalid, "The query parameter 'action' must be an action such as Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action, optionally ending in '*' to match every action that starts so (up to 256 characters).")
+			if inner := strings.TrimSuffix(strings.TrimPrefix(v, "*"), "*"); inner == "" || len(v) > 256 || strings.Contains(inner, "*") {
+				err = rekey.Errorf(rekey.Invalid, "The query parameter 'action' must be an action such as Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action, with '*' only at its start or end to match any characters there, e.g. */regenerateKeys/action (up to 256 characters).")
 			}
 			f.Action = v
 		case "$top":

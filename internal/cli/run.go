@@ -42,6 +42,8 @@ Client (talks to a running server, found through --data, default
   reset        remove every resource, key, operation and usage count;
                keep the server's identity (asks first; --yes in scripts)
   fault        make the server fail on purpose: fault add|list|delete|clear
+  audit        the audit log: who read or rotated which key, and when
+               (audit list)
 
 Other:
   healthcheck  ask a running server on this machine whether it is ready
@@ -81,6 +83,7 @@ func commandTable() []topCommand {
 		{name: "signing-key", run: runSigningKey},
 		{name: "apply", run: runApply},
 		{name: "fault", aliases: []string{"faults"}, run: runFault},
+		{name: "audit", run: runAudit},
 		{name: "reset", run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 			return runReset(ctx, args, getenv, stdinFrom(ctx), stdout, stderr)
 		}},

@@ -49,8 +49,17 @@ func (t *txn) AuditRecords(f rekey.AuditFilter) ([]rekey.AuditRecord, error) {
 		p := strings.ToLower(f.Principal)
 		args = append(args, p, p, p)
 	}
-	if a, prefix := strings.CutSuffix(strings.ToLower(f.Action), "*"); prefix {
-		where, args = append(where, `action_lc LIKE ? ESCAPE '\'`), append(args, likeEscape(a)+"%")
+	if a := strings.ToLower(f.Action); strings.HasPrefix(a, "*") || strings.HasSuffix(a, "*") {
+		inner, lead := strings.CutPrefix(a, "*")
+		inner, trail := strings.CutSuffix(inner, "*")
+		p := likeEscape(inner)
+		if lead {
+			p = "%" + p
+		}
+		if trail {
+			p += "%"
+		}
+		where, args = append(where, `action_lc LIKE ? ESCAPE '\'`), append(args, p)
 	} else if a != "" {
 		where, args = append(where, `action_lc = ?`), append(args, a)
 	}

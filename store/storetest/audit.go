@@ -101,6 +101,8 @@ func testAudit(t *testing.T, s rekey.Store) {
 		{"principal by id", rekey.AuditFilter{Principal: "admin"}, S(4, 2, 1)},
 		{"action exact, any case", rekey.AuditFilter{Action: "microsoft.machinelearningservices/workspaces/onlineendpoints/listkeys/action"}, S(4, 1)},
 		{"action prefix", rekey.AuditFilter{Action: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/*"}, S(4, 3, 1, 0)},
+		{"action suffix", rekey.AuditFilter{Action: "*/LISTKEYS/action"}, S(4, 1)},
+		{"action infix", rekey.AuditFilter{Action: "*onlineEndpoints*"}, S(4, 3, 1, 0)},
 		{"action wildcards are literal before the star", rekey.AuditFilter{Action: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/%"}, S()},
 		{"combined", rekey.AuditFilter{Resource: epRes, Action: regen, Principal: "ci-rotator"}, S(0)},
 		{"limit", rekey.AuditFilter{Limit: 2}, S(4, 3)},
