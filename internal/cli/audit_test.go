@@ -104,7 +104,7 @@ func TestAuditWhoRotated(t *testing.T) {
 	sp.regenerate(t, "ws1", "ep1", ml.KeyTypePrimary, nil)
 	chosen := "chosen-key-value-0123456789abcdef"
 	sp.regenerate(t, "ws1", "ep2", ml.KeyTypeSecondary, to.Ptr(chosen)) // another endpoint: not an answer
-	p1, s1 := sp.keys(t, "ws1", "ep1")                                   // a key read by the principal
+	p1, s1 := sp.keys(t, "ws1", "ep1")                                  // a key read by the principal
 	secrets = append(secrets, p1, s1, chosen)
 	if p1 == p0 {
 		t.Fatal("the primary key did not change")

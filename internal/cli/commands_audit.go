@@ -20,9 +20,8 @@ key, token or secret.
 --resource takes an ARM id and also selects what lies below it;
 --workspace and --endpoint build the id of your Azure ML workspace or
 endpoint instead. --principal matches a principal's id, appId or name.
---action matches an Azure action; a trailing * matches every action that
-starts so;
-a leading * matches every action that ends so.
+--action matches an Azure action; a * at its start or end matches any
+characters there.
 
 Examples:
   rekey audit list --since 1h
