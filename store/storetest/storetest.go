@@ -43,6 +43,9 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"ServicePrincipals", testServicePrincipals},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
+		{"RoleDefinitions", testRoleDefinitions},
+		{"RoleAssignments", testRoleAssignments},
+		{"DeletePrincipalRemovesAssignments", testDeletePrincipalAssignments},
 		{"Reset", testReset},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
