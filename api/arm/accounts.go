@@ -225,7 +225,7 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if created {
-			op = a.newAccountOperation(acc)
+			op = a.newAccountOperation(r.Context(), acc)
 			if err := tx.PutOperation(op); err != nil {
 				return err
 			}
