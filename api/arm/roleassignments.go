@@ -208,10 +208,6 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 	if p.PrincipalType != "" && !strings.EqualFold(p.PrincipalType, "ServicePrincipal") {
 		return errWire(http.StatusBadRequest, "PrincipalTypeNotSupported", "The principal type '"+rekey.Clip(p.PrincipalType, 60)+"' is not supported: this server's principals are service principals (principalType 'ServicePrincipal').")
 	}
-	subs, err := a.knownSubscriptions(r)
-	if err != nil {
-		return err
-	}
 	defs, err := a.definitions(r)
 	if err != nil {
 		return err
@@ -228,7 +224,7 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 	ra := &rekey.RoleAssignment{ID: strings.ToLower(rt.name), Scope: rt.scope, RoleDefinitionID: d.ID, PrincipalID: strings.ToLower(p.PrincipalID),
 		PrincipalType: "ServicePrincipal", Description: p.Description, Created: now, Updated: now, CreatedBy: who, UpdatedBy: who}
 	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
-		if err := a.scopeExists(tx, rt.scope, subs); err != nil {
+		if err := a.scopeExists(tx, rt.scope); err != nil {
 			return err
 		}
 		sps, err := tx.ServicePrincipals()
@@ -259,19 +255,14 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 }
 
 // scopeExists checks that an assignment scope names something this server
-// knows: "/", a known subscription, a resource group of one (rekey keeps
-// no resource-group objects, so any group of a known subscription), or an
-// existing workspace, endpoint, deployment or account.
-func (a *api) scopeExists(tx rekey.Tx, scope string, subs []string) error {
+// knows. Subscriptions and resource groups exist implicitly in rekey (a
+// PUT of a workspace creates both), so any well-formed one is accepted,
+// and an operator can grant access before anything is created; a resource
+// scope must name an existing workspace, endpoint, deployment or account.
+func (a *api) scopeExists(tx rekey.Tx, scope string) error {
 	sc, err := authz.ParseScope(scope)
-	if err != nil || sc.Subscription == "" {
+	if err != nil || sc.Resource == "" {
 		return err
-	}
-	if !slices.Contains(subs, strings.ToLower(sc.Subscription)) {
-		return errWire(http.StatusNotFound, "SubscriptionNotFound", "The subscription '"+rekey.Clip(sc.Subscription, 60)+"' could not be found.")
-	}
-	if sc.Resource == "" {
-		return nil
 	}
 	notFound := errWire(http.StatusNotFound, "ResourceNotFound", "The resource '"+rekey.Clip(scope, 300)+"' was not found, so no role can be assigned on it. Create the resource first, or assign at its resource group. "+notFoundPointer)
 	segs := strings.Split(strings.TrimPrefix(sc.Resource, "/"), "/") // providers, ns, type, name, ...

@@ -166,7 +166,8 @@ func (a *api) handleRoleDefinitionList(w http.ResponseWriter, r *http.Request, r
 		Value []roleDefinitionJSON `json:"value"`
 	}{Value: []roleDefinitionJSON{}}
 	for _, d := range defs {
-		if match(d) && usableAt(d, rt.scope) {
+		// At the root every role shows; below it, those assignable there.
+		if match(d) && (rt.scope == "/" || usableAt(d, rt.scope)) {
 			page.Value = append(page.Value, toDefinitionJSON(rt.scope, d))
 		}
 	}
