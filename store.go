@@ -133,9 +133,33 @@ type Tx interface {
 	// PutServicePrincipal creates or replaces sp. Two principals may not
 	// share an appId or an objectId (Conflict).
 	PutServicePrincipal(sp *ServicePrincipal) (created bool, err error)
+	// DeleteServicePrincipal removes the principal and, in the same
+	// transaction, every role assignment to its objectId.
 	DeleteServicePrincipal(appID string) error
 	// ServicePrincipals lists every service principal, oldest first.
 	ServicePrincipals() ([]*ServicePrincipal, error)
+
+	// RoleDefinitions lists the custom role definitions (built-in roles
+	// are not stored), oldest first.
+	RoleDefinitions() ([]*RoleDefinition, error)
+	// PutRoleDefinition creates or replaces the custom role with d's ID
+	// and reports whether it was created. Role names are unique among
+	// custom roles, case-insensitively (Conflict).
+	PutRoleDefinition(d *RoleDefinition) (created bool, err error)
+	// DeleteRoleDefinition removes a custom role; NotFound when there is
+	// none with that ID. Callers refuse while assignments use it.
+	DeleteRoleDefinition(id string) error
+	// RoleAssignments lists every role assignment, oldest first. Servers
+	// hold few, so callers filter by scope and principal themselves.
+	RoleAssignments() ([]*RoleAssignment, error)
+	// PutRoleAssignment creates the assignment with a's ID; Conflict when
+	// that ID exists. Assignments are never updated, as in ARM.
+	PutRoleAssignment(a *RoleAssignment) error
+	// DeleteRoleAssignment removes an assignment; NotFound without it.
+	DeleteRoleAssignment(id string) error
+	// Every change to role definitions and assignments, including those
+	// DeleteServicePrincipal makes, appends a ChangedRoles entry to the
+	// change feed.
 
 	// SigningKeys lists the token service's signing keys, oldest first.
 	SigningKeys() ([]*SigningKey, error)

@@ -227,7 +227,7 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 		if created {
 			rekey.NoteStatus(r.Context(), http.StatusCreated)
 			rekey.NoteKeySlot(r.Context(), "key1,key2") // keys set at creation
-			op = a.newAccountOperation(acc)
+			op = a.newAccountOperation(r.Context(), acc)
 			if err := tx.PutOperation(op); err != nil {
 				return err
 			}

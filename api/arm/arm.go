@@ -63,6 +63,9 @@ type Config struct {
 	Throttle *throttle.Limiter
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Authz authorizes every request by its route's action and scope
+	// (routes.go); nil authorizes everything.
+	Authz Authorizer
 }
 
 type api struct {
@@ -113,6 +116,9 @@ func (a *api) h(rt route, resourceType string, versions []string, fn handlerFunc
 		}
 		r, err := a.versions.check(r, resourceType, versions)
 		if err != nil {
+			return err
+		}
+		if err := a.authorize(r, rt); err != nil {
 			return err
 		}
 		if f, ok := fault.FailureFrom(r.Context()); ok {

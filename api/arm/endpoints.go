@@ -230,7 +230,7 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		if err := e.Validate(names); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpCreateEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		op = a.newOperation(r.Context(), rekey.OpCreateEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		e.Operation = rekey.OperationRef{ID: op.ID, APIVersion: apiVersion(r)}
 		if created, err = tx.PutEndpoint(e); err != nil {
 			return err
@@ -441,7 +441,7 @@ func (a *api) handleEndpointDelete(w http.ResponseWriter, r *http.Request) error
 		if _, err := tx.PutEndpoint(e); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpDeleteEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		op = a.newOperation(r.Context(), rekey.OpDeleteEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		rekey.NoteStatus(r.Context(), http.StatusAccepted)
 		return tx.PutOperation(op)
 	})

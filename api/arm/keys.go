@@ -84,7 +84,7 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 		if _, err := tx.PutKey(a.Keyring.Rotate(id.Key(), slot, next, a.now(), e.GracePeriod())); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpRegenerateKeys, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		op = a.newOperation(r.Context(), rekey.OpRegenerateKeys, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		rekey.NoteStatus(r.Context(), http.StatusAccepted)
 		return tx.PutOperation(op)
 	})

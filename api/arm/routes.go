@@ -94,6 +94,9 @@ func (a *api) addRoutes(mux *http.ServeMux) {
 		mux.Handle(rt.method+" "+rt.path, a.h(rt, rt.resourceType, rt.versions, rt.fn))
 	}
 	mux.Handle("/", handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		if rt, ok := parseAuthzPath(r.URL.Path); ok {
+			return a.serveAuthorization(w, r, rt) // roles.go: role definitions and assignments at any scope
+		}
 		return noRoute(mux, r)
 	}))
 }

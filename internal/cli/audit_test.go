@@ -76,6 +76,9 @@ func TestAuditWhoRotated(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &creds); err != nil || creds.Password == "" {
 		t.Fatalf("sp create: %v", err)
 	}
+	if _, _, err := cli(t, env, "role", "assignment", "create", "--assignee", creds.AppID, "--role", "AzureML Data Scientist", "--scope", "/subscriptions/"+testSub); err != nil {
+		t.Fatalf("role assignment create: %v", err)
+	}
 	cred, err := azidentity.NewClientSecretCredential(testTenant, creds.AppID, creds.Password, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: s.URL + "/"}, Transport: loopbackOnly{s.httpClient()}},
 		DisableInstanceDiscovery: true,
@@ -114,6 +117,17 @@ func TestAuditWhoRotated(t *testing.T) {
 		t.Fatalf("regenerateKeys of a missing endpoint = %d, want 404", re.StatusCode)
 	}
 
+	// A refused request is recorded with ARM's code (the role cannot
+	// delete workspaces).
+	wsClient, err := ml.NewWorkspacesClient(testSub, cred, s.armOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = wsClient.BeginDelete(t.Context(), testRG, "ws1", nil)
+	if re := responseError(t, err); re.StatusCode != 403 {
+		t.Fatalf("workspace delete as AzureML Data Scientist = %d, want 403", re.StatusCode)
+	}
+
 	epID := "/subscriptions/" + testSub + "/resourceGroups/" + testRG + "/providers/Microsoft.MachineLearningServices/workspaces/ws1/onlineEndpoints/ep1"
 	q := url.Values{"resource": {epID}, "action": {string(rekey.ActionEndpointRegenerate)}, "$top": {"1"}}
 	st, body := adminGet(t, s, "/rekey/v1/audit?"+q.Encode())
@@ -138,6 +152,13 @@ func TestAuditWhoRotated(t *testing.T) {
 	page = auditJSON{}
 	if st != 200 || json.Unmarshal(body, &page) != nil || len(page.Value) != 1 || page.Value[0].Status != 404 || page.Value[0].ErrorCode != "ResourceNotFound" {
 		t.Errorf("the failed regenerateKeys in the audit log: %d %s; want one record, 404 ResourceNotFound", st, body)
+	}
+
+	st, body = adminGet(t, s, "/rekey/v1/audit?principal="+creds.AppID+"&action="+url.QueryEscape(string(rekey.ActionWorkspaceDelete)))
+	apiOutput += string(body)
+	page = auditJSON{}
+	if st != 200 || json.Unmarshal(body, &page) != nil || len(page.Value) != 1 || page.Value[0].Status != 403 || page.Value[0].ErrorCode != "AuthorizationFailed" {
+		t.Errorf("the refused workspace delete in the audit log: %d %s; want one record, 403 AuthorizationFailed", st, body)
 	}
 
 	// The CLI answers the same question, and keys usage says who rotated.

@@ -36,6 +36,9 @@ Client (talks to a running server, found through --data, default
   qna          QnA Maker endpoint keys: qna keys show|refresh
   sp           service principals of the token service: create, list, show,
                delete, credential reset
+  role         roles as Azure RBAC has them: role assignment create|list|delete,
+               role definition list (a new service principal may do nothing
+               until it is assigned a role)
   signing-key  rotate the token service's signing key
   apply        apply a seed file (YAML or JSON): workspaces, endpoints, keys,
                deployments, accounts, service principals; idempotent
@@ -80,6 +83,7 @@ func commandTable() []topCommand {
 		{name: "account", aliases: []string{"accounts"}, run: runAccount, groups: []string{"keys"}},
 		{name: "qna", run: runQnA, groups: []string{"keys"}},
 		{name: "sp", run: runSP},
+		{name: "role", aliases: []string{"roles"}, run: runRole, groups: []string{"assignment", "definition"}},
 		{name: "signing-key", run: runSigningKey},
 		{name: "apply", run: runApply},
 		{name: "fault", aliases: []string{"faults"}, run: runFault},

@@ -20,6 +20,7 @@ import (
 	"github.com/rekey-dev/rekey/api/arm"
 	"github.com/rekey-dev/rekey/api/qna"
 	"github.com/rekey-dev/rekey/audit"
+	"github.com/rekey-dev/rekey/authz"
 	"github.com/rekey-dev/rekey/fault"
 	"github.com/rekey-dev/rekey/gateway"
 	"github.com/rekey-dev/rekey/identity"
@@ -182,14 +183,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 
+	// One authorizer per process: the ARM API and the gateway share its
+	// cached decisions, which this process's role changes drop at once
+	// (Watch) and other processes' within --sync-interval (change feed).
+	authorizer := &authz.Authorizer{Store: store, Admin: adminPrincipalID, Logger: logger}
+	store.Watch(authorizer.Invalidate)
+	authzCtx, stopAuthz := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAuthz()
+	authorizer.Start(authzCtx, cfg.SyncInterval)
+
 	gatewayURL := cfg.GatewayURL
 	if cfg.gateway() {
 		tokens, err := newAADTokens(ctx, cfg, store, keyring)
 		if err != nil {
 			return fmt.Errorf("--tenant-id: %w", err)
 		}
+		tokens.authz = authorizer
 		gw, err = gateway.New(ctx, gateway.Config{
-			Source: store, Keyring: keyring, Logger: logger, Metrics: reg, Tokens: tokens,
+			Source: store, Keyring: keyring, Logger: logger, Metrics: reg, Tokens: tokens, Authz: tokens,
 			PropagationDelay: cfg.PropagationDelay, FailLimit: failLimit(cfg.AuthFailLimit), FailWindow: cfg.AuthFailWindow,
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
@@ -237,7 +248,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return fmt.Errorf("admin token: %w", err)
 		}
-		principal := &rekey.Principal{ID: "admin", Name: "admin", Type: "Application"}
+		principal := &rekey.Principal{ID: adminPrincipalID, Name: "admin", Type: "Application"}
 		if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(principal, rekey.TokenHash(token)) }); err != nil {
 			return err
 		}
@@ -281,6 +292,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Tenant: ids.Tenant(),
 			Subscriptions: cfg.Subscriptions,
 			Throttle:      lim,
+			Authz:         authorizer,
 		})
 		qnaAPI := qna.New(qna.Config{
 			Store: audited, Keyring: keyring, Logger: logger,
@@ -465,3 +477,7 @@ func openAuditLog(path string, stdout io.Writer) (io.Writer, func() error, error
 	}
 	return f, f.Close, nil
 }
+
+// adminPrincipalID is the principal id of the admin credential, which is
+// Owner at "/" (authz.Authorizer.Admin).
+const adminPrincipalID = "admin"
