@@ -159,6 +159,7 @@ func (a *api) handleRoleAssignmentDelete(w http.ResponseWriter, r *http.Request,
 				return tx.DeleteRoleAssignment(ra.ID)
 			}
 		}
+		rekey.NoteStatus(r.Context(), http.StatusNoContent)
 		return nil
 	})
 	if err != nil {

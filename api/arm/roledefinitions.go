@@ -298,6 +298,7 @@ func (a *api) handleRoleDefinitionDelete(w http.ResponseWriter, r *http.Request,
 			return err
 		}
 		if gone = findDefinition(defs, rt.name); gone == nil {
+			rekey.NoteStatus(r.Context(), http.StatusNoContent)
 			return nil
 		}
 		as, err := tx.RoleAssignments()

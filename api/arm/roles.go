@@ -104,6 +104,10 @@ func (a *api) serveAuthorization(w http.ResponseWriter, r *http.Request, rt auth
 		return errWire(http.StatusBadRequest, code, "The "+noun+" name '"+rekey.Clip(rt.name, 100)+"' is not valid: it must be a GUID such as 00000000-0000-0000-0000-000000000000.")
 	}
 	r = r.WithContext(rekey.WithAction(r.Context(), action, rt.scope))
+	rekey.NoteRequest(r.Context(), rekey.PrincipalFrom(r.Context()), action, rekey.Clip(r.URL.Path, 1024))
+	if r.Method == http.MethodPut {
+		rekey.NoteStatus(r.Context(), http.StatusCreated) // for create and update, as ARM answers
+	}
 	if err := a.authorize(r, route{action: action}); err != nil {
 		return err
 	}

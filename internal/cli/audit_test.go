@@ -190,6 +190,25 @@ func TestAuditWhoRotated(t *testing.T) {
 		t.Errorf("keys usage = %d %s; want primary rotated by ci-rotator, secondary never", st, body)
 	}
 
+	st, body = adminGet(t, s, "/rekey/v1/audit?action=Microsoft.Authorization/roleAssignments/write")
+	page = auditJSON{}
+	if st != 200 || json.Unmarshal(body, &page) != nil || len(page.Value) != 1 || page.Value[0].Status != 201 || page.Value[0].PrincipalID != "admin" {
+		t.Errorf("the role assignment in the audit log: %d %s; want one record, 201, by the admin", st, body)
+	}
+	// A reset removes the resources, not their history, and is recorded.
+	if _, _, err := cli(t, env, "reset", "--yes"); err != nil {
+		t.Fatalf("rekey reset: %v", err)
+	}
+	st, body = adminGet(t, s, "/rekey/v1/audit?$top=2")
+	page = auditJSON{}
+	if st != 200 || json.Unmarshal(body, &page) != nil || len(page.Value) != 2 || page.Value[0].Action != "rekey/reset/action" ||
+		page.Value[0].Status != 204 || page.Value[0].PrincipalID != "admin" || page.Value[1].Action == "" {
+		t.Errorf("the audit log after a reset = %d %s; want the reset (204, admin) and the records before it", st, body)
+	}
+	if strings.Contains(s.Logs.String(), "audit: a change was recorded with another status") {
+		t.Error("a change's record names another status than its answer:\n" + s.Logs.String())
+	}
+
 	// Nothing secret anywhere the audit log is kept or shown.
 	s.stop()
 	places := map[string]string{"the API output": apiOutput, "the CLI output": cliOutput}
