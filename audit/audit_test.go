@@ -266,3 +266,60 @@ func TestRefusedAndReadRequestsRecorded(t *testing.T) {
 		t.Errorf("a GET and an unauthenticated POST added %d records, want 0", got-n)
 	}
 }
+
+// TestRecordedStatusIsTheAnswer: for every kind of ARM write, the status
+// in the record written in the change's transaction is the status the
+// caller got. (That record is written before the answer exists, from the
+// status the handler notes.)
+func TestRecordedStatusIsTheAnswer(t *testing.T) {
+	e := newEnv(t)
+	e.endpoint()
+	const cs = "/subscriptions/" + sub + "/resourceGroups/rg1/providers/Microsoft.CognitiveServices/accounts/qna1"
+	const csv = "?api-version=2025-06-01"
+	dep := ep + "/deployments/blue"
+	steps := []struct{ method, path, body string }{
+		{"PUT", ws + av, `{"location":"westeurope","tags":{"a":"b"}}`},
+		{"PATCH", ws + av, `{"tags":{"a":"c"}}`},
+		{"PATCH", ep + av, `{"tags":{"a":"c"}}`},
+		{"PUT", ep + av, `{"location":"westeurope","properties":{"authMode":"Key"}}`},
+		{"PUT", dep + av, `{"location":"westeurope","sku":{"name":"Default","capacity":1},"properties":{"endpointComputeType":"Managed","properties":{"rekey.upstream":"http://127.0.0.1:9"}}}`},
+		{"PATCH", dep + av, `{"tags":{"a":"c"}}`},
+		{"POST", ep + "/regenerateKeys" + av, `{"keyType":"Secondary"}`},
+		{"POST", ep + "/listKeys" + av, ``},
+		{"DELETE", dep + av, ``},
+		{"DELETE", ep + "/deployments/none" + av, ``},
+		{"PUT", cs + csv, `{"location":"westus","kind":"QnAMaker","sku":{"name":"S0"},"properties":{"apiProperties":{"qnaRuntimeEndpoint":"http://127.0.0.1:9"}}}`},
+		{"PUT", cs + csv, `{"location":"westus","kind":"QnAMaker","sku":{"name":"S0"},"properties":{"apiProperties":{"qnaRuntimeEndpoint":"http://127.0.0.1:9"}}}`},
+		{"PATCH", cs + csv, `{"tags":{"a":"b"}}`},
+		{"POST", cs + "/listKeys" + csv, ``},
+		{"POST", cs + "/regenerateKey" + csv, `{"keyName":"Key2"}`},
+		{"DELETE", cs + csv, ``},
+		{"DELETE", cs + csv, ``},
+		{"DELETE", ep + av, ``},
+		{"DELETE", ws + "/onlineEndpoints/none" + av, ``},
+		{"DELETE", ws + av, ``},
+	}
+	for _, s := range steps {
+		st, body := e.do(s.method, s.path, s.body)
+		if st >= 400 {
+			t.Fatalf("%s %s = %d %s", s.method, s.path, st, body)
+		}
+		got := e.records(rekey.AuditFilter{Limit: 1})
+		if len(got) != 1 || got[0].Status != st || got[0].ErrorCode != "" {
+			t.Errorf("%s %s answered %d; its record = %+v", s.method, s.path, st, got)
+		}
+	}
+	slots := map[string]string{}
+	for _, r := range e.records(rekey.AuditFilter{Limit: 100}) {
+		slots[r.Action] += r.KeySlot + ";"
+	}
+	for action, want := range map[rekey.Action]string{
+		rekey.ActionAccountWrite:      ";;key1,key2;", // newest first: PATCH, the update, then the creation that set the keys
+		rekey.ActionAccountRegenerate: "key2;",
+		rekey.ActionAccountListKeys:   "key1,key2;",
+	} {
+		if got := slots[string(action)]; got != want {
+			t.Errorf("%s records' key slots = %q, want %q", action, got, want)
+		}
+	}
+}
