@@ -253,7 +253,7 @@ func TestAuthorizerFollowsFeed(t *testing.T) {
 	if ok, _ := other.Allowed(ctx, "p", rekey.ActionScore, ep); !ok {
 		t.Error("still refused after polling the change feed")
 	}
-	// A key change does not drop the cache; the next roles change does.
+	// Deleting the assignment is seen on the next poll too.
 	if err := s1.Update(ctx, func(tx rekey.Tx) error { return tx.DeleteRoleAssignment("33333333-0000-4000-8000-000000000009") }); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func (principals) Authenticate(_ context.Context, tok string) (rekey.Principal, 
 
 // newRolesEnv is an ARM API that enforces roles, with the service
 // principal spAppID registered.
-func newRolesEnv(t *testing.T) *env {
+func newRolesEnv(t testing.TB) *env {
 	t.Helper()
 	e := newEnv(t, func(c *arm.Config) {
 		a := &authz.Authorizer{Store: c.Store, Admin: "admin"}
