@@ -174,7 +174,9 @@ func TestRolesBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := e.must(tt.status, tt.method, tt.path, tt.body)
-			var env struct{ Error struct{ Code, Message string } }
+			var env struct {
+				Error struct{ Code, Message string }
+			}
 			if err := json.Unmarshal(body, &env); err != nil || env.Error.Code != tt.code || env.Error.Message == "" {
 				t.Errorf("%s %s = %d %s, want code %s", tt.method, tt.path, resp.StatusCode, body, tt.code)
 			}

@@ -217,7 +217,7 @@ func TestRBACKeyRotator(t *testing.T) {
 	created, err := defs.CreateOrUpdate(t.Context(), "/subscriptions/"+testSub, rotatorID, armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
 		RoleName: to.Ptr("Key Rotator"), Description: to.Ptr("rotates endpoint keys, nothing more"), RoleType: to.Ptr("CustomRole"),
 		AssignableScopes: []*string{to.Ptr("/subscriptions/" + testSub)},
-		Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr(actRegenerate), to.Ptr(actEndpointRead)}}},
+		Permissions:      []*armauthorization.Permission{{Actions: []*string{to.Ptr(actRegenerate), to.Ptr(actEndpointRead)}}},
 	}}, nil)
 	if err != nil {
 		t.Fatalf("create the Key Rotator role: %v", err)
