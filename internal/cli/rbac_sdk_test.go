@@ -22,9 +22,8 @@ import (
 // rbacEnv is a server with a scoring upstream, an admin CLI, and helpers to
 // make service principals and sign them in through azidentity.
 type rbacEnv struct {
-	t   *testing.T
-	s   *testServer
-	env func(string) string
+	t *testing.T
+	s *testServer
 }
 
 func newRBACEnv(t *testing.T) *rbacEnv {
