@@ -217,3 +217,50 @@ func BenchmarkDecideUncached(b *testing.B) {
 		}
 	}
 }
+
+// TestAuthorizerFollowsFeed: an authorizer in another process (another
+// store handle on the same database, so no Watch callback) sees a roles
+// change on its next poll of the change feed.
+func TestAuthorizerFollowsFeed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rekey.db")
+	s1, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	const ep = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/onlineEndpoints/e"
+	other := &Authorizer{Store: s2}
+	if ok, _ := other.Allowed(ctx, "p", rekey.ActionScore, ep); ok {
+		t.Fatal("allowed before any assignment")
+	}
+	if err := s1.Update(ctx, func(tx rekey.Tx) error {
+		return tx.PutRoleAssignment(&rekey.RoleAssignment{ID: "33333333-0000-4000-8000-000000000009", Scope: "/", RoleDefinitionID: AzureMLDataScientistID, PrincipalID: "p"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := other.Allowed(ctx, "p", rekey.ActionScore, ep); ok {
+		t.Fatal("the cached refusal changed without a poll: the test proves nothing")
+	}
+	if err := other.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := other.Allowed(ctx, "p", rekey.ActionScore, ep); !ok {
+		t.Error("still refused after polling the change feed")
+	}
+	// Deleting the assignment is seen on the next poll too.
+	if err := s1.Update(ctx, func(tx rekey.Tx) error { return tx.DeleteRoleAssignment("33333333-0000-4000-8000-000000000009") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := other.Allowed(ctx, "p", rekey.ActionScore, ep); ok {
+		t.Error("still allowed after the assignment was deleted and the feed polled")
+	}
+}

@@ -22,9 +22,8 @@ import (
 // rbacEnv is a server with a scoring upstream, an admin CLI, and helpers to
 // make service principals and sign them in through azidentity.
 type rbacEnv struct {
-	t   *testing.T
-	s   *testServer
-	env func(string) string
+	t *testing.T
+	s *testServer
 }
 
 func newRBACEnv(t *testing.T) *rbacEnv {
@@ -217,7 +216,7 @@ func TestRBACKeyRotator(t *testing.T) {
 	created, err := defs.CreateOrUpdate(t.Context(), "/subscriptions/"+testSub, rotatorID, armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
 		RoleName: to.Ptr("Key Rotator"), Description: to.Ptr("rotates endpoint keys, nothing more"), RoleType: to.Ptr("CustomRole"),
 		AssignableScopes: []*string{to.Ptr("/subscriptions/" + testSub)},
-		Permissions: []*armauthorization.Permission{{Actions: []*string{to.Ptr(actRegenerate), to.Ptr(actEndpointRead)}}},
+		Permissions:      []*armauthorization.Permission{{Actions: []*string{to.Ptr(actRegenerate), to.Ptr(actEndpointRead)}}},
 	}}, nil)
 	if err != nil {
 		t.Fatalf("create the Key Rotator role: %v", err)
