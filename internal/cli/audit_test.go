@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,7 +87,9 @@ func TestAuditWhoRotated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spToken, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+	// One more of the principal's tokens to search for; the ones its
+	// requests carry are noted by bearerTokens below.
+	spToken, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{"https://management.core.windows.net//.default"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +101,12 @@ func TestAuditWhoRotated(t *testing.T) {
 	p0, s0 := admin.keys(t, "ws1", "ep1")
 	secrets = append(secrets, p0, s0)
 
-	epClient, err := ml.NewOnlineEndpointsClient(testSub, cred, s.armOptions())
+	// The principal's clients note the bearer tokens they send, to search
+	// for them below.
+	sent := &bearerTokens{next: s.httpClient()}
+	spOptions := s.armOptions()
+	spOptions.Transport = sent
+	epClient, err := ml.NewOnlineEndpointsClient(testSub, cred, spOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +127,7 @@ func TestAuditWhoRotated(t *testing.T) {
 
 	// A refused request is recorded with ARM's code (the role cannot
 	// delete workspaces).
-	wsClient, err := ml.NewWorkspacesClient(testSub, cred, s.armOptions())
+	wsClient, err := ml.NewWorkspacesClient(testSub, cred, spOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +234,10 @@ func TestAuditWhoRotated(t *testing.T) {
 	if !strings.Contains(places["rekey.db"]+places["rekey.db-wal"], "ci-rotator") {
 		t.Fatal("the SQLite files do not hold the audit records; the search below would prove nothing")
 	}
+	secrets = append(secrets, sent.all()...)
+	if len(sent.all()) == 0 {
+		t.Fatal("the principal's clients sent no bearer token")
+	}
 	for place, data := range places {
 		for i, v := range secrets {
 			if strings.Contains(data, v) {
@@ -233,4 +245,33 @@ func TestAuditWhoRotated(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bearerTokens is an SDK transport that notes every bearer token sent.
+type bearerTokens struct {
+	next *http.Client
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (b *bearerTokens) Do(r *http.Request) (*http.Response, error) {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		b.mu.Lock()
+		if b.seen == nil {
+			b.seen = map[string]bool{}
+		}
+		b.seen[tok] = true
+		b.mu.Unlock()
+	}
+	return b.next.Do(r)
+}
+
+func (b *bearerTokens) all() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for t := range b.seen {
+		out = append(out, t)
+	}
+	return out
 }
