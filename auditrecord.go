@@ -74,14 +74,6 @@ const (
 // configured otherwise.
 const DefaultAuditRetention = 90 * 24 * time.Hour
 
-// KeyRotation is when a key slot last changed and who changed it, as the
-// audit log remembers.
-type KeyRotation struct {
-	Slot Slot
-	Time time.Time
-	By   string // principal name, or id when the principal has no name
-}
-
 type auditKey struct{}
 
 // AuditNote is what the handlers of a request tell the audit log beyond
