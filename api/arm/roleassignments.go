@@ -79,7 +79,7 @@ func parseAssignmentFilter(f string) (assignmentFilter, bool) {
 func splitAnd(f string) []string {
 	var terms []string
 	for {
-		i := strings.Index(strings.ToLower(f), " and ")
+		i := indexFold(f, " and ")
 		if i < 0 {
 			return append(terms, strings.TrimSpace(f))
 		}
@@ -199,7 +199,7 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 		return errWire(http.StatusBadRequest, "InvalidRequestContent", "Conditions on role assignments (ABAC) are not supported by this server; send the assignment without 'condition'.")
 	}
 	roleID := p.RoleDefinitionID
-	if i := strings.LastIndex(strings.ToLower(roleID), "/roledefinitions/"); i >= 0 {
+	if i := lastIndexFold(roleID, "/roledefinitions/"); i >= 0 {
 		roleID = roleID[i+len("/roledefinitions/"):]
 	}
 	if !rekey.IsGUID(roleID) {
