@@ -172,7 +172,8 @@ type Tx interface {
 	// feed's history, and appends one ChangedAll entry, so that a gateway
 	// following the feed drops everything it holds at once. It keeps the
 	// server's identity: principals (the admin credential), service
-	// principals, signing keys and settings such as the tenant.
+	// principals, signing keys, settings such as the tenant, and role
+	// definitions and assignments.
 	Reset() error
 
 	// Setting returns a server-wide setting (Setting* names); NotFound
