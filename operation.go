@@ -52,6 +52,10 @@ type Operation struct {
 	CreatedAt    time.Time
 	NotBefore    time.Time // the runner does not complete it earlier (artificial duration)
 	EndedAt      time.Time // zero until terminal
+	// LeaseOwner is the runner (one per process) that claimed the
+	// operation, until LeaseUntil; another runner may claim it after.
+	LeaseOwner string    `json:",omitempty"`
+	LeaseUntil time.Time `json:",omitzero"`
 }
 
 // OperationRef names the long-running operation that last wrote a

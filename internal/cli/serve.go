@@ -143,7 +143,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer db.Close()
 	reg := &metrics.Registry{}
 	reg.RegisterRuntime()
-	store := metrics.Store(db, reg) // times every transaction
+	dbState := metrics.NewDatabase(reg)
+	store := metrics.Store(db, reg, dbState) // times every transaction, follows the database's reachability
 	if err := applySeed(ctx, seedFile, store, keyring, logger, stdout); err != nil {
 		return err
 	}

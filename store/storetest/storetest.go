@@ -44,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
 		{"Reset", testReset},
+		{"ClaimOperations", testClaimOperations},
+		{"ClaimOperationsConcurrently", testClaimConcurrent},
+		{"Notify", testNotify},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready() = %v, want nil", err)
