@@ -333,7 +333,6 @@ func (t *txn) PutPrincipal(p *rekey.Principal, h [32]byte) error {
 	return err
 }
 
-
 func accountNotFound(id rekey.AccountID) *rekey.Error {
 	return rekey.Errorf(rekey.NotFound, "The Resource '%s/%s' under resource group '%s' was not found.", rekey.TypeAccount, id.Name, id.ResourceGroup)
 }
@@ -385,7 +384,6 @@ func (t *txn) Accounts(subscription, rg string) ([]*rekey.Account, error) {
 	return listDocs[rekey.Account](t, `SELECT doc FROM accounts WHERE subscription = $1 AND resource_group = $2 ORDER BY name_lower`,
 		strings.ToLower(subscription), strings.ToLower(rg))
 }
-
 
 // feedRetention is how many change-feed rows are kept. A gateway further
 // behind reloads everything.
@@ -589,7 +587,6 @@ func (t *txn) Reset() error {
 	}
 	return t.record(rekey.ChangedAll, "")
 }
-
 
 func (t *txn) ServicePrincipal(appID string) (*rekey.ServicePrincipal, error) {
 	sp := new(rekey.ServicePrincipal)
