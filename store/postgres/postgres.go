@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"sort"
@@ -45,11 +46,24 @@ type Store struct {
 	// do not wait for each other.
 	writeLock, migrateLock int64
 
-	mu       sync.Mutex
-	watchers []func() // guarded by mu
+	// channel is the schema's NOTIFY channel (notify.go).
+	channel string
+	// Logger receives the change listener's reconnections; default
+	// slog.Default(). Set it before the first Notify.
+	Logger *slog.Logger
+
+	mu         sync.Mutex
+	watchers   []func()               // guarded by mu
+	subs       map[chan struct{}]bool // Notify's receivers; guarded by mu
+	listening  bool                   // the listener runs; guarded by mu
+	stopListen context.CancelFunc     // set with listening
+	listenDone chan struct{}          // closed when the listener ends
 }
 
-var _ rekey.Store = (*Store)(nil)
+var (
+	_ rekey.Store    = (*Store)(nil)
+	_ rekey.Notifier = (*Store)(nil)
+)
 
 // Watch registers fn to run after every committed Update that appended to
 // the change feed.
@@ -109,6 +123,7 @@ func Open(ctx context.Context, connString string) (_ *Store, err error) {
 		return nil, err
 	}
 	s.writeLock = lockKey("rekey/write/" + schema)
+	s.channel = notifyChannel(schema)
 	s.migrateLock = lockKey("rekey/migrate/" + schema)
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -124,15 +139,22 @@ func lockKey(name string) int64 {
 	return int64(h.Sum64())
 }
 
-// Close closes the pool.
+// Close stops the change listener and closes the pool.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	stop, done := s.stopListen, s.listenDone
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
 	s.pool.Close()
 	return nil
 }
 
 // Ready pings the database.
 func (s *Store) Ready(ctx context.Context) error {
-	return s.pool.Ping(ctx)
+	return unavailable(s.pool.Ping(ctx))
 }
 
 // migrate applies the embedded migrations not yet recorded, each in its
@@ -189,13 +211,14 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // View runs fn in a read-only transaction on one snapshot.
+// A lost database answers Unavailable.
 func (s *Store) View(ctx context.Context, fn func(rekey.Tx) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	return fn(&txn{ctx: ctx, tx: tx})
+	return unavailable(fn(&txn{ctx: ctx, tx: tx}))
 }
 
 // maxAttempts bounds how often Update runs fn when PostgreSQL aborts the
@@ -219,11 +242,12 @@ func (s *Store) Update(ctx context.Context, fn func(rekey.Tx) error) error {
 				for _, w := range watchers {
 					w()
 				}
+				s.wake() // this process's receivers need not wait for the NOTIFY
 			}
 			return nil
 		}
 		if !Retryable(err) || attempt == maxAttempts {
-			return err
+			return unavailable(err)
 		}
 		t := time.NewTimer(backoff/2 + rand.N(backoff))
 		select {
@@ -252,6 +276,12 @@ func (s *Store) update(ctx context.Context, fn func(rekey.Tx) error) (changed bo
 	t := &txn{ctx: ctx, tx: tx}
 	if err := fn(t); err != nil {
 		return false, err
+	}
+	if t.changed {
+		// Delivered at commit, to every replica's listener.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, strconv.FormatInt(t.seq, 10)); err != nil {
+			return false, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, err

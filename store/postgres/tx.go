@@ -18,7 +18,8 @@ import (
 type txn struct {
 	ctx     context.Context
 	tx      pgx.Tx
-	changed bool // the change feed grew; watchers run after commit
+	changed bool  // the change feed grew; watchers run after commit
+	seq     int64 // the last seq appended, sent by NOTIFY at commit
 }
 
 func (t *txn) exec(q string, args ...any) (pgconn.CommandTag, error) {
@@ -287,10 +288,33 @@ func (t *txn) PutOperation(op *rekey.Operation) error {
 	default:
 		ended = op.CreatedAt.UnixNano()
 	}
-	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, ended_at, doc) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, ended_at = excluded.ended_at, doc = excluded.doc`,
-		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), ended, doc)
+	var lease int64
+	if !op.LeaseUntil.IsZero() {
+		lease = op.LeaseUntil.UnixNano()
+	}
+	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, ended_at, lease_until, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, ended_at = excluded.ended_at,
+		lease_until = excluded.lease_until, doc = excluded.doc`,
+		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), ended, lease, doc)
 	return err
+}
+
+// ClaimOperations leases due operations. FOR UPDATE SKIP LOCKED lets a
+// claim that runs beside another (Update's write lock aside) take the rows
+// the other has not locked, rather than wait for them or take them twice.
+func (t *txn) ClaimOperations(owner string, now time.Time, lease time.Duration, limit int) ([]*rekey.Operation, error) {
+	ops, err := listDocs[rekey.Operation](t, `SELECT doc FROM operations WHERE status = $1 AND not_before <= $2 AND lease_until <= $2
+		ORDER BY not_before, created_at LIMIT $3 FOR UPDATE SKIP LOCKED`, string(rekey.OpInProgress), now.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range ops {
+		op.LeaseOwner, op.LeaseUntil = owner, now.Add(lease).UTC()
+		if err := t.PutOperation(op); err != nil {
+			return nil, err
+		}
+	}
+	return ops, nil
 }
 
 // PruneOperations deletes finished operations through the partial index
@@ -311,7 +335,7 @@ func (t *txn) DueOperations(now time.Time, limit int) ([]*rekey.Operation, error
 
 func (t *txn) NextOperation() (time.Time, bool, error) {
 	var next pgtype.Int8
-	err := t.tx.QueryRow(t.ctx, `SELECT min(not_before) FROM operations WHERE status = $1`, string(rekey.OpInProgress)).Scan(&next)
+	err := t.tx.QueryRow(t.ctx, `SELECT min(greatest(not_before, lease_until)) FROM operations WHERE status = $1`, string(rekey.OpInProgress)).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}
@@ -396,7 +420,7 @@ func (t *txn) record(kind rekey.ChangeKind, key string) error {
 	if err := t.tx.QueryRow(t.ctx, `INSERT INTO changes (kind, key) VALUES ($1, $2) RETURNING seq`, string(kind), key).Scan(&seq); err != nil {
 		return err
 	}
-	t.changed = true
+	t.changed, t.seq = true, seq
 	if seq%1024 == 0 {
 		_, err := t.exec(`DELETE FROM changes WHERE seq <= $1`, seq-feedRetention)
 		return err
