@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/store/postgres"
 	"github.com/rekey-dev/rekey/store/sqlite"
 )
 
@@ -36,10 +38,13 @@ func prepareDataDir(cfg *serveConfig) (remove func(), err error) {
 	return func() {}, nil
 }
 
-// openStore opens the store cfg chooses: in memory, or the database file
-// in the data directory.
-func openStore(ctx context.Context, cfg *serveConfig) (*sqlite.Store, error) {
-	if cfg.InMemory {
+// openStore opens the store cfg chooses: PostgreSQL (--database), in
+// memory, or the database file in the data directory.
+func openStore(ctx context.Context, cfg *serveConfig) (rekey.Store, error) {
+	switch {
+	case cfg.Database != "":
+		return postgres.Open(ctx, cfg.Database)
+	case cfg.InMemory:
 		return sqlite.OpenMemory(ctx)
 	}
 	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile))

@@ -28,6 +28,7 @@ import (
 	"github.com/rekey-dev/rekey/reqinfo"
 	"github.com/rekey-dev/rekey/seed"
 	"github.com/rekey-dev/rekey/server"
+	"github.com/rekey-dev/rekey/store/postgres"
 	"github.com/rekey-dev/rekey/throttle"
 	"golang.org/x/net/netutil"
 )
@@ -141,6 +142,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	// Before anything is written: a replica with another master key would
+	// seal keys that no other replica can open.
+	if err := rekey.CheckMasterKey(ctx, db, keyring); err != nil {
+		return err
+	}
 	reg := &metrics.Registry{}
 	reg.RegisterRuntime()
 	dbState := metrics.NewDatabase(reg)
@@ -301,6 +307,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		info.ManagementURL, info.CAFile, info.Tenant = clientURL(scheme, ln.Addr()), caFile, ids.Tenant()
 	}
 	fmt.Fprintf(&banner, "  data directory: %s\n", cfg.DataDir)
+	if cfg.Database != "" {
+		fmt.Fprintf(&banner, "  database:       %s\n", postgres.Redact(cfg.Database))
+	}
 	if cfg.InMemory {
 		fmt.Fprintf(&banner, "  state:          in memory; nothing persists across restarts%s\n", tempNote(cfg))
 	}
