@@ -137,7 +137,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := openStoreWaiting(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
 			SyncInterval: cfg.SyncInterval, UsageFlush: cfg.UsageFlush, AccessLog: cfg.GatewayAccessLog,
-			Ready: store.Ready,
+			Ready: store.Ready, Database: dbState,
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)

@@ -120,7 +120,7 @@ func Open(ctx context.Context, connString string) (_ *Store, err error) {
 	var schema string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, unavailable(err) // the caller may wait for the database and try again
 	}
 	s.writeLock = lockKey("rekey/write/" + schema)
 	s.channel = notifyChannel(schema)
