@@ -23,6 +23,7 @@ type serveConfig struct {
 	TLSCert, TLSKey   string
 	InsecureHTTP      bool
 	OperationDelay    time.Duration
+	OperationLease    time.Duration
 	AMLTokenLifetime  time.Duration
 	LooseAPIVersion   bool
 	StrictAPIVersion  bool
@@ -152,6 +153,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.StringVar(&c.TLSKey, "tls-key", e.str("REKEY_TLS_KEY", ""), "server key `file` (PEM) (REKEY_TLS_KEY)")
 	boolean(&c.InsecureHTTP, "insecure-http", "REKEY_INSECURE_HTTP", false, "serve plain HTTP, for use behind a TLS-terminating proxy")
 	dur(&c.OperationDelay, "operation-delay", "REKEY_OPERATION_DELAY", 0, "artificial duration of every long-running operation, to test polling code")
+	dur(&c.OperationLease, "operation-lease", "REKEY_OPERATION_LEASE", 30*time.Second, "how long a replica holds an operation it claimed; a replica that dies leaves its operations to another after this")
 	dur(&c.AMLTokenLifetime, "aml-token-lifetime", "REKEY_AML_TOKEN_LIFETIME", rekey.DefaultTokenLifetime, "how long an AMLToken from the token operation is valid; clients refresh after half (default: Azure ML's)")
 	boolean(&c.LooseAPIVersion, "loose-api-version", "REKEY_LOOSE_API_VERSION", false, "accept any well-formed api-version, older unknown ones too")
 	boolean(&c.StrictAPIVersion, "strict-api-version", "REKEY_STRICT_API_VERSION", false, "refuse api-versions rekey does not know, as ARM does (by default a well-formed version newer than the newest known is served with the newest known shape)")
@@ -255,6 +257,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.InsecureHTTP && c.TLSCert != "" {
 		return fmt.Errorf("--insecure-http and --tls-cert contradict each other: choose one")
+	}
+	if c.OperationLease < time.Second || c.OperationLease > time.Hour {
+		return fmt.Errorf("--operation-lease %v: must be between 1s and 1h", c.OperationLease)
 	}
 	if c.OperationDelay < 0 || c.OperationDelay > time.Hour {
 		return fmt.Errorf("--operation-delay %v: must be between 0 and 1h", c.OperationDelay)

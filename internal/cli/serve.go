@@ -262,6 +262,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		runner := ops.New(store, logger)
 		runner.OperationRetention, runner.UsageRetention = cfg.OperationRetention, cfg.UsageRetention
+		runner.Lease = cfg.OperationLease
 		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention)
 		runner.Start(context.WithoutCancel(ctx))
 		reg.MustRegister(runner) // its queue depth and age
