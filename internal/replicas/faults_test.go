@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -363,4 +364,57 @@ func getReady(ctx context.Context, base string) (int, string) {
 	var b [512]byte
 	n, _ := resp.Body.Read(b[:])
 	return resp.StatusCode, string(b[:n])
+}
+
+// TestUsageAddsUp: each replica's gateway flushes its own usage deltas,
+// so the counts read from any replica add up every replica's requests.
+func TestUsageAddsUp(t *testing.T) {
+	c, _ := cluster(t, 3, "--usage-flush", "100ms")
+	ctx := t.Context()
+	setup(t, ctx, c, "ep1")
+	cur, _, err := c.Replicas[0].Keys(ctx, "ws1", "ep1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const before = 3 // setup's one accepted request on each replica
+	const per = 7
+	for _, r := range c.Replicas {
+		for range per {
+			if ok, err := r.Accepts(ctx, "ep1", cur); err != nil || !ok {
+				t.Fatalf("replica %s: the key is refused (%v)", r.Name, err)
+			}
+		}
+	}
+	want := int64(before + 3*per)
+	if err := eventually(3*time.Second, func() error {
+		if got := usage(t, ctx, c.Replicas[1]); got != want {
+			return fmt.Errorf("primary key requests read from B = %d, want %d (%d from the setup, %d on each of 3 replicas)", got, want, before, per)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+func usage(t *testing.T, ctx context.Context, r *replicas.Replica) int64 {
+	t.Helper()
+	st, _, data, err := r.ARM(ctx, "GET", r.ManagementURL+"/rekey/v1/keys/usage?resource="+url.QueryEscape(replicas.EndpointID("ws1", "ep1")), nil)
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("usage: %d %s %v", st, data, err)
+	}
+	var u struct {
+		Keys []struct {
+			Slot     string
+			Requests int64
+		}
+	}
+	if err := json.Unmarshal(data, &u); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range u.Keys {
+		if strings.EqualFold(k.Slot, "primary") {
+			return k.Requests
+		}
+	}
+	return 0
 }

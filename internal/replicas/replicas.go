@@ -208,6 +208,9 @@ func wsPath(ws string) string {
 	return "/subscriptions/" + Sub + "/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/" + ws
 }
 
+// EndpointID is the ARM id of endpoint ep in workspace ws.
+func EndpointID(ws, ep string) string { return wsPath(ws) + "/onlineEndpoints/" + ep }
+
 // ARM sends a management request to the replica with the admin token and
 // returns the status, the Azure-AsyncOperation header and the body.
 func (r *Replica) ARM(ctx context.Context, method, path string, body any) (status int, asyncOp string, data []byte, err error) {
