@@ -49,7 +49,10 @@ type Cluster struct {
 
 // Replica is one "rekey serve" process.
 type Replica struct {
-	Name          string
+	Name string
+	// Database is the URL this replica connects to (Options.Database
+	// unless changed before Start: a proxy in front of the database).
+	Database      string
 	ManagementURL string
 	GatewayURL    string
 	dir           string
@@ -61,20 +64,9 @@ type Replica struct {
 
 // Start starts every replica and waits until each answers /readyz.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
-	key := make([]byte, 32)
-	rand.Read(key)
-	tok := make([]byte, 24)
-	rand.Read(tok)
-	c := &Cluster{opts: o, Token: base64.RawURLEncoding.EncodeToString(tok), masterKey: base64.StdEncoding.EncodeToString(key)}
-	for i := range o.N {
-		r := &Replica{Name: string(rune('A' + i)), dir: filepath.Join(o.Dir, "replica-"+string(rune('a'+i))), c: c}
-		mgmt, gw := "127.0.0.1:0", "127.0.0.1:0"
-		if len(o.Ports) >= 2*(i+1) {
-			mgmt, gw = "127.0.0.1:"+strconv.Itoa(o.Ports[2*i]), "127.0.0.1:"+strconv.Itoa(o.Ports[2*i+1])
-		}
-		r.args = append([]string{"serve", "--database", o.Database, "--data", r.dir, "--insecure-http",
-			"--listen", mgmt, "--gateway-listen", gw, "--auth-fail-limit", "0", "--gateway-access-log=false"}, o.Args...)
-		c.Replicas = append(c.Replicas, r)
+	c, err := Prepare(o)
+	if err != nil {
+		return nil, err
 	}
 	// One at a time: the first migrates; the others then start at once.
 	for _, r := range c.Replicas {
@@ -85,6 +77,29 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	return c, nil
 }
+
+// Prepare makes the cluster's replicas without starting them.
+func Prepare(o Options) (*Cluster, error) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	tok := make([]byte, 24)
+	rand.Read(tok)
+	c := &Cluster{opts: o, Token: base64.RawURLEncoding.EncodeToString(tok), masterKey: base64.StdEncoding.EncodeToString(key)}
+	for i := range o.N {
+		r := &Replica{Name: string(rune('A' + i)), Database: o.Database, dir: filepath.Join(o.Dir, "replica-"+string(rune('a'+i))), c: c}
+		mgmt, gw := "127.0.0.1:0", "127.0.0.1:0"
+		if len(o.Ports) >= 2*(i+1) {
+			mgmt, gw = "127.0.0.1:"+strconv.Itoa(o.Ports[2*i]), "127.0.0.1:"+strconv.Itoa(o.Ports[2*i+1])
+		}
+		r.args = append([]string{"serve", "--data", r.dir, "--insecure-http",
+			"--listen", mgmt, "--gateway-listen", gw, "--auth-fail-limit", "0", "--gateway-access-log=false"}, o.Args...)
+		c.Replicas = append(c.Replicas, r)
+	}
+	return c, nil
+}
+
+// Token is the admin token every replica shares.
+func (r *Replica) Token() string { return r.c.Token }
 
 // Start (re)starts a replica that is not running and waits for it to be
 // ready.
@@ -97,7 +112,7 @@ func (r *Replica) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(r.c.opts.Bin, r.args...)
+	cmd := exec.Command(r.c.opts.Bin, append([]string{r.args[0], "--database", r.Database}, r.args[1:]...)...)
 	cmd.Env = append(os.Environ(), "REKEY_MASTER_KEY="+r.c.masterKey, "REKEY_ADMIN_TOKEN="+r.c.Token)
 	cmd.Stdout, cmd.Stderr = io.Discard, logf
 	if err := cmd.Start(); err != nil {
