@@ -145,8 +145,17 @@ func (r *Runner) next(ctx context.Context) (next time.Time, ok bool, err error) 
 // error is marked Failed with that error; any other error leaves it
 // InProgress, claimed again after its lease.
 func (r *Runner) RunDue(ctx context.Context) (int, error) {
+	// A read first, so that an idle runner takes no write transaction
+	// (on a shared database, the writers' lock) on every tick.
 	var due []*rekey.Operation
-	err := r.store.Update(ctx, func(tx rekey.Tx) (err error) {
+	err := r.store.View(ctx, func(tx rekey.Tx) (err error) {
+		due, err = tx.DueOperations(r.Now(), 1)
+		return err
+	})
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	err = r.store.Update(ctx, func(tx rekey.Tx) (err error) {
 		due, err = tx.ClaimOperations(r.Owner, r.Now(), r.Lease, batch)
 		return err
 	})
