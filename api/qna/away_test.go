@@ -41,7 +41,9 @@ func TestDatabaseAway(t *testing.T) {
 	k1, _ := e.account("qna1", "QnAMaker", nil)
 	down.Store(true)
 	resp, body := e.call("GET", "/qnamaker/v4.0/endpointkeys", nil, "Ocp-Apim-Subscription-Key", k1)
-	var env struct{ Error struct{ Code, Message string } }
+	var env struct {
+		Error struct{ Code, Message string }
+	}
 	json.Unmarshal(body, &env)
 	if resp.StatusCode != http.StatusServiceUnavailable || env.Error.Code != "ServiceError" || env.Error.Message == "" || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("GET endpointkeys with the database away = %d %s (Retry-After %q), want 503 ServiceError with Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
