@@ -156,18 +156,27 @@ func testNotify(t *testing.T, s rekey.Store) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	c := n.Notify(ctx)
-	drain := func() {
+	// quiet waits until nothing has arrived for 1s: a store may wake
+	// its receivers for its (re)connection, and once from this process
+	// and again from the database for one commit.
+	quiet := func() {
 		for {
 			select {
 			case <-c:
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(time.Second):
 				return
 			}
 		}
 	}
 	ws := wsID("rg", "notified")
 	mustWorkspace(t, s, ws)
-	drain() // a store may announce its (re)connection, and the workspace
+	mustEndpoint(t, s, rekey.EndpointID{Workspace: ws, Name: "first"})
+	select { // the receiver is live
+	case <-c:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Notify did not wake within 5s of a committed change")
+	}
+	quiet()
 	s.Update(t.Context(), func(tx rekey.Tx) error {
 		tx.PutEndpoint(&rekey.Endpoint{ID: rekey.EndpointID{Workspace: ws, Name: "rolledback"}, Location: "westeurope", AuthMode: rekey.AuthKey})
 		return rekey.Errorf(rekey.Conflict, "roll back")
@@ -175,7 +184,7 @@ func testNotify(t *testing.T, s rekey.Store) {
 	select {
 	case <-c:
 		t.Errorf("Notify woke after a rolled-back Update")
-	case <-time.After(200 * time.Millisecond):
+	case <-time.After(300 * time.Millisecond):
 	}
 	mustEndpoint(t, s, rekey.EndpointID{Workspace: ws, Name: "notified"})
 	select {
