@@ -9,14 +9,17 @@ import (
 // resource change and the operation that reports it commit together or not
 // at all; a nil return from Update means the change is durable.
 //
-// Implementations: store/sqlite (embedded default). Every implementation
-// passes store/storetest.
+// Implementations: store/sqlite (embedded default) and store/postgres
+// (PostgreSQL, shared by several replicas; --database). Every
+// implementation passes store/storetest.
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction and commits it when fn
 	// returns nil. An error from fn rolls everything back and is returned
-	// as is.
+	// as is. fn may run more than once: store/postgres runs a transaction
+	// that PostgreSQL aborted as a serialization failure or deadlock
+	// again, so fn must not act outside the transaction.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Watch registers fn to be called after every committed Update that
 	// appended to the change feed, before Update returns. fn must be quick

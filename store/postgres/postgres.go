@@ -2,13 +2,16 @@
 // connection pool, for installations that run several replicas on one
 // database. Its schema mirrors store/sqlite's column for column.
 //
-// Every Update first takes a transaction-level advisory lock (one per
-// schema), so writers run one at a time, as on SQLite, whichever replica
-// they come from: the change feed's sequence order is its commit order,
-// a check-then-insert (an endpoint name, a service principal's objectId)
-// cannot race, and the last committed rotation of a slot is the one in
-// force. Updates that fail with a serialization failure or a deadlock
-// (SQLSTATE 40001, 40P01) are retried with a bounded back-off.
+// Writers that append to the change feed, or that check and then write (a
+// name's uniqueness), hold a transaction-level advisory lock (one per
+// schema) until they commit, whichever replica they come from: the feed's
+// sequence order is its commit order, so a reader following it by number
+// never passes an entry that commits later; a check-then-insert cannot
+// race; and the last committed rotation of a slot is the one in force.
+// The feed entries are appended at the end of the transaction, so the
+// locked stretch is short (see txn.lock and txn.appendFeed). Updates that
+// fail with a serialization failure or a deadlock (SQLSTATE 40001, 40P01)
+// are retried with a bounded back-off.
 package postgres
 
 import (
@@ -267,14 +270,11 @@ func (s *Store) update(ctx context.Context, fn func(rekey.Tx) error) (changed bo
 		return false, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// Taken before any statement, so that every statement of fn sees
-	// every write committed before it (read committed takes a snapshot
-	// per statement) and no other writer runs until this one commits.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.writeLock); err != nil {
+	t := &txn{ctx: ctx, tx: tx, writeKey: s.writeLock}
+	if err := fn(t); err != nil {
 		return false, err
 	}
-	t := &txn{ctx: ctx, tx: tx}
-	if err := fn(t); err != nil {
+	if err := t.appendFeed(); err != nil {
 		return false, err
 	}
 	if t.changed {

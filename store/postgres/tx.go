@@ -16,10 +16,39 @@ import (
 
 // txn implements rekey.Tx over one pgx transaction.
 type txn struct {
-	ctx     context.Context
-	tx      pgx.Tx
-	changed bool  // the change feed grew; watchers run after commit
-	seq     int64 // the last seq appended, sent by NOTIFY at commit
+	ctx      context.Context
+	tx       pgx.Tx
+	writeKey int64 // the advisory lock lock takes
+	locked   bool  // lock was taken
+	changed  bool  // the change feed grew; watchers run after commit
+	seq      int64 // the last seq appendFeed appended, sent by NOTIFY at commit
+	// pending is what record recorded, appended to the feed at commit.
+	pending []rekey.Change
+}
+
+// lock takes the store's write lock (a transaction-level advisory lock,
+// held until commit or rollback) unless this transaction holds it.
+//
+// Every method that appends to the change feed, or that checks and then
+// writes (a name's uniqueness, whether a resource existed, the next
+// creation-order number), takes it before its first statement. So those
+// transactions run one at a time, across every replica, as on SQLite:
+// each statement after the lock sees every such transaction committed
+// before (read committed takes a snapshot per statement), and the feed's
+// sequence numbers are allocated in commit order, so a reader following
+// the feed by number never passes one that commits later. Writes that
+// neither append nor check (operations, usage counts, settings) do not
+// take it, so that they commit concurrently, in PostgreSQL's group
+// commits.
+func (t *txn) lock() error {
+	if t.locked {
+		return nil
+	}
+	if _, err := t.tx.Exec(t.ctx, `SELECT pg_advisory_xact_lock($1)`, t.writeKey); err != nil {
+		return err
+	}
+	t.locked = true
+	return nil
 }
 
 func (t *txn) exec(q string, args ...any) (pgconn.CommandTag, error) {
@@ -83,6 +112,9 @@ func workspaceNotFound(id rekey.WorkspaceID) *rekey.Error {
 }
 
 func (t *txn) PutWorkspace(w *rekey.Workspace) (bool, error) {
+	if err := t.lock(); err != nil {
+		return false, err
+	}
 	doc, err := marshal(w)
 	if err != nil {
 		return false, err
@@ -98,6 +130,9 @@ func (t *txn) PutWorkspace(w *rekey.Workspace) (bool, error) {
 }
 
 func (t *txn) DeleteWorkspace(id rekey.WorkspaceID) error {
+	if err := t.lock(); err != nil {
+		return err
+	}
 	eps, err := t.Endpoints(id)
 	if err != nil {
 		return err
@@ -142,6 +177,9 @@ func (t *txn) Endpoint(id rekey.EndpointID) (*rekey.Endpoint, error) {
 }
 
 func (t *txn) PutEndpoint(e *rekey.Endpoint) (bool, error) {
+	if err := t.lock(); err != nil {
+		return false, err
+	}
 	ws, err := t.exists(`SELECT count(*) FROM workspaces WHERE key = $1`, e.ID.Workspace.Key())
 	if err != nil {
 		return false, err
@@ -173,6 +211,9 @@ func (t *txn) PutEndpoint(e *rekey.Endpoint) (bool, error) {
 }
 
 func (t *txn) DeleteEndpoint(id rekey.EndpointID) error {
+	if err := t.lock(); err != nil {
+		return err
+	}
 	if _, err := t.exec(`DELETE FROM keys WHERE resource = $1`, id.Key()); err != nil {
 		return err
 	}
@@ -242,6 +283,10 @@ func scanKey(rows pgx.Rows) (rekey.StoredKey, error) {
 	return k, nil
 }
 
+// PutKey takes the write lock only when it appends to the feed, after
+// its upsert: the slot's row lock orders concurrent writers of one slot
+// (the upsert reads the row as last committed), and the shorter the
+// locked stretch, the more rotations per second.
 func (t *txn) PutKey(k rekey.StoredKey) (int64, error) {
 	// The replaced key is kept only with a validity window fixed now;
 	// without one its ciphertext is dropped in the same statement.
@@ -367,6 +412,9 @@ func (t *txn) Account(id rekey.AccountID) (*rekey.Account, error) {
 }
 
 func (t *txn) PutAccount(a *rekey.Account) (bool, error) {
+	if err := t.lock(); err != nil {
+		return false, err
+	}
 	existed, err := t.exists(`SELECT count(*) FROM accounts WHERE key = $1`, a.ID.Key())
 	if err != nil {
 		return false, err
@@ -385,6 +433,9 @@ func (t *txn) PutAccount(a *rekey.Account) (bool, error) {
 }
 
 func (t *txn) DeleteAccount(id rekey.AccountID) error {
+	if err := t.lock(); err != nil {
+		return err
+	}
 	if _, err := t.exec(`DELETE FROM keys WHERE resource IN ($1, $2)`, id.SubscriptionKeys(), id.EndpointKeys()); err != nil {
 		return err
 	}
@@ -416,13 +467,65 @@ const feedRetention = 100_000
 // record appends to the change feed and marks the transaction as one that
 // wakes the watchers after commit.
 func (t *txn) record(kind rekey.ChangeKind, key string) error {
-	var seq int64
-	if err := t.tx.QueryRow(t.ctx, `INSERT INTO changes (kind, key) VALUES ($1, $2) RETURNING seq`, string(kind), key).Scan(&seq); err != nil {
+	t.pending = append(t.pending, rekey.Change{Kind: kind, Key: key})
+	t.changed = true
+	return nil
+}
+
+// appendFeed appends the changes recorded in this transaction to the feed,
+// as its last statements before COMMIT. It takes the write lock first, in
+// the same round trip, so that the locked stretch, which ends with the
+// commit, is as short as it can be: feed appends, and with them sequence
+// numbers, are serialised in commit order, while everything before runs
+// concurrently with other transactions.
+func (t *txn) appendFeed() error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	kinds := make([]string, len(t.pending))
+	keys := make([]string, len(t.pending))
+	for i, c := range t.pending {
+		kinds[i], keys[i] = string(c.Kind), c.Key
+	}
+	b := &pgx.Batch{}
+	if !t.locked {
+		b.Queue(`SELECT pg_advisory_xact_lock($1)`, t.writeKey)
+	}
+	b.Queue(`INSERT INTO changes (kind, key)
+		SELECT k, v FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (k, v, n) ORDER BY n
+		RETURNING seq`, kinds, keys)
+	br := t.tx.SendBatch(t.ctx, b)
+	if !t.locked {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		t.locked = true
+	}
+	var lo, hi int64
+	rows, err := br.Query()
+	if err == nil {
+		for rows.Next() {
+			var seq int64
+			if err = rows.Scan(&seq); err != nil {
+				break
+			}
+			if lo == 0 || seq < lo {
+				lo = seq
+			}
+			hi = max(hi, seq)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err := errors.Join(err, br.Close()); err != nil {
 		return err
 	}
-	t.changed, t.seq = true, seq
-	if seq%1024 == 0 {
-		_, err := t.exec(`DELETE FROM changes WHERE seq <= $1`, seq-feedRetention)
+	t.seq = hi
+	if hi/1024 > (lo-1)/1024 { // passed a multiple of 1024: prune
+		_, err := t.exec(`DELETE FROM changes WHERE seq <= $1`, hi-feedRetention)
 		return err
 	}
 	return nil
@@ -511,6 +614,9 @@ func (t *txn) Deployment(id rekey.DeploymentID) (*rekey.Deployment, error) {
 }
 
 func (t *txn) PutDeployment(d *rekey.Deployment) (bool, error) {
+	if err := t.lock(); err != nil {
+		return false, err
+	}
 	var owner string
 	err := t.tx.QueryRow(t.ctx, `SELECT key FROM endpoints WHERE key = $1`, d.ID.Endpoint.Key()).Scan(&owner)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -536,6 +642,9 @@ func (t *txn) PutDeployment(d *rekey.Deployment) (bool, error) {
 }
 
 func (t *txn) DeleteDeployment(id rekey.DeploymentID) error {
+	if err := t.lock(); err != nil {
+		return err
+	}
 	res, err := t.exec(`DELETE FROM deployments WHERE key = $1`, id.Key())
 	if err != nil {
 		return err
@@ -604,11 +713,15 @@ func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
 // resources that no longer exist, and the one ChangedAll entry appended
 // after it tells every gateway to reload, whether it was caught up or not.
 func (t *txn) Reset() error {
+	if err := t.lock(); err != nil {
+		return err
+	}
 	for _, table := range []string{"deployments", "endpoints", "workspaces", "accounts", "keys", "key_usage", "operations", "changes"} {
 		if _, err := t.exec(`DELETE FROM ` + table); err != nil {
 			return err
 		}
 	}
+	t.pending = nil // the entries recorded before are history too
 	return t.record(rekey.ChangedAll, "")
 }
 
@@ -622,6 +735,9 @@ func spNotFound(appID string) *rekey.Error {
 }
 
 func (t *txn) PutServicePrincipal(sp *rekey.ServicePrincipal) (bool, error) {
+	if err := t.lock(); err != nil {
+		return false, err
+	}
 	appID := strings.ToLower(sp.AppID)
 	taken, err := t.exists(`SELECT count(*) FROM service_principals WHERE object_id = $1 AND app_id <> $2`, strings.ToLower(sp.ObjectID), appID)
 	if err != nil {
@@ -665,6 +781,9 @@ func (t *txn) SigningKeys() ([]*rekey.SigningKey, error) {
 }
 
 func (t *txn) PutSigningKey(k *rekey.SigningKey) error {
+	if err := t.lock(); err != nil {
+		return err
+	}
 	doc, err := marshal(k)
 	if err != nil {
 		return err
