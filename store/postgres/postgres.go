@@ -270,18 +270,12 @@ func (s *Store) update(ctx context.Context, fn func(rekey.Tx) error) (changed bo
 		return false, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	t := &txn{ctx: ctx, tx: tx, writeKey: s.writeLock}
+	t := &txn{ctx: ctx, tx: tx, writeKey: s.writeLock, channel: s.channel}
 	if err := fn(t); err != nil {
 		return false, err
 	}
 	if err := t.appendFeed(); err != nil {
 		return false, err
-	}
-	if t.changed {
-		// Delivered at commit, to every replica's listener.
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, strconv.FormatInt(t.seq, 10)); err != nil {
-			return false, err
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, err

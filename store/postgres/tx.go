@@ -18,10 +18,10 @@ import (
 type txn struct {
 	ctx      context.Context
 	tx       pgx.Tx
-	writeKey int64 // the advisory lock lock takes
-	locked   bool  // lock was taken
-	changed  bool  // the change feed grew; watchers run after commit
-	seq      int64 // the last seq appendFeed appended, sent by NOTIFY at commit
+	writeKey int64  // the advisory lock lock takes
+	locked   bool   // lock was taken
+	changed  bool   // the change feed grew; watchers run after commit
+	channel  string // the NOTIFY channel appendFeed notifies (notify.go)
 	// pending is what record recorded, appended to the feed at commit.
 	pending []rekey.Change
 }
@@ -494,6 +494,12 @@ func (t *txn) appendFeed() error {
 	b.Queue(`INSERT INTO changes (kind, key)
 		SELECT k, v FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (k, v, n) ORDER BY n
 		RETURNING seq`, kinds, keys)
+	if t.channel != "" {
+		// The wake-up for every replica's listener, delivered at commit,
+		// carrying the new seq (the highest: this transaction holds the
+		// lock). In the same round trip.
+		b.Queue(`SELECT pg_notify($1, (SELECT max(seq) FROM changes)::text)`, t.channel)
+	}
 	br := t.tx.SendBatch(t.ctx, b)
 	if !t.locked {
 		if _, err := br.Exec(); err != nil {
@@ -519,11 +525,13 @@ func (t *txn) appendFeed() error {
 		if err == nil {
 			err = rows.Err()
 		}
+		if err == nil && t.channel != "" {
+			_, err = br.Exec()
+		}
 	}
 	if err := errors.Join(err, br.Close()); err != nil {
 		return err
 	}
-	t.seq = hi
 	if hi/1024 > (lo-1)/1024 { // passed a multiple of 1024: prune
 		_, err := t.exec(`DELETE FROM changes WHERE seq <= $1`, hi-feedRetention)
 		return err
