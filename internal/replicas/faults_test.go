@@ -20,6 +20,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rekey-dev/rekey"
+	// Imported so that go test's cache sees every change to the server
+	// that TestMain builds (cmd/rekey is internal/cli and a main).
+	_ "github.com/rekey-dev/rekey/internal/cli"
 	"github.com/rekey-dev/rekey/internal/replicas"
 	"github.com/rekey-dev/rekey/store/postgres/pgtest"
 )
