@@ -214,3 +214,50 @@ func TestConcurrentRotationsLastCommittedWins(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCreatesOfOneName: two replicas create an endpoint of the
+// same name in two workspaces at once, many times over. Each time exactly
+// one succeeds and the other gets Conflict, as on one process; never a
+// raw unique-constraint error.
+func TestConcurrentCreatesOfOneName(t *testing.T) {
+	url := pgtest.URL(t)
+	stores := []*postgres.Store{open(t, url), open(t, url)}
+	ws := []rekey.WorkspaceID{
+		{Subscription: "00000000-0000-0000-0000-000000000001", ResourceGroup: "rg", Name: "a"},
+		{Subscription: "00000000-0000-0000-0000-000000000001", ResourceGroup: "rg", Name: "b"},
+	}
+	for i, w := range ws {
+		err := stores[i].Update(t.Context(), func(tx rekey.Tx) error { _, err := tx.PutWorkspace(&rekey.Workspace{ID: w}); return err })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 20 {
+		name := fmt.Sprintf("ep-%d", round)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				errs[i] = stores[i].Update(t.Context(), func(tx rekey.Tx) error {
+					_, err := tx.PutEndpoint(&rekey.Endpoint{ID: rekey.EndpointID{Workspace: ws[i], Name: name}})
+					return err
+				})
+			})
+		}
+		wg.Wait()
+		ok, conflict := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case rekey.ErrorCode(err) == rekey.Conflict:
+				conflict++
+			default:
+				t.Errorf("round %d: PutEndpoint = %v, want nil or Conflict", round, err)
+			}
+		}
+		if ok != 1 || conflict != 1 {
+			t.Errorf("round %d: %d created, %d conflicts; want one of each", round, ok, conflict)
+		}
+	}
+}
