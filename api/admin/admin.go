@@ -94,8 +94,7 @@ func RequireToken(auth Authenticator, logger *slog.Logger, lim *throttle.Limiter
 				lim.Fail(addr, now)
 				writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 			} else {
-				logger.ErrorContext(r.Context(), "admin authentication", "err", err)
-				writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
+				writeDomainError(w, r, logger, err)
 			}
 			return
 		}
@@ -187,8 +186,7 @@ func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logge
 		return
 	}
 	if err != nil {
-		logger.ErrorContext(r.Context(), "key usage", "err", err)
-		writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
+		writeDomainError(w, r, logger, err)
 		return
 	}
 	out := struct {
@@ -224,7 +222,14 @@ func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logge
 	json.NewEncoder(w).Encode(out)
 }
 
+// retryUnavailable is the Retry-After of a 503: the database is away,
+// and the store reconnects by itself within seconds of its return.
+const retryUnavailable = "5"
+
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryUnavailable)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})

@@ -49,6 +49,7 @@ Client (talks to a running server, found through --data, default
                (audit list)
 
 Other:
+  db           db copy: move an installation between SQLite and PostgreSQL
   healthcheck  ask a running server on this machine whether it is ready
   completion   print a shell completion script: bash, zsh or fish
   version      print the version
@@ -91,6 +92,7 @@ func commandTable() []topCommand {
 		{name: "reset", run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 			return runReset(ctx, args, getenv, stdinFrom(ctx), stdout, stderr)
 		}},
+		{name: "db", run: runDB},
 		{name: "healthcheck", run: runHealthcheck, flags: func(fs *flag.FlagSet) { bindHealthcheck(fs, noEnv) }},
 		{name: "completion", run: runCompletion, flags: func(*flag.FlagSet) {}},
 		{name: "version", aliases: []string{"-version", "--version"}, flags: func(*flag.FlagSet) {},

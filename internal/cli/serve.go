@@ -30,6 +30,7 @@ import (
 	"github.com/rekey-dev/rekey/reqinfo"
 	"github.com/rekey-dev/rekey/seed"
 	"github.com/rekey-dev/rekey/server"
+	"github.com/rekey-dev/rekey/store/postgres"
 	"github.com/rekey-dev/rekey/throttle"
 	"golang.org/x/net/netutil"
 )
@@ -138,14 +139,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := openStoreWaiting(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	// Before anything is written: a replica with another master key would
+	// seal keys that no other replica can open.
+	if err := rekey.CheckMasterKey(ctx, db, keyring); err != nil {
+		return err
+	}
 	reg := &metrics.Registry{}
 	reg.RegisterRuntime()
-	store := metrics.Store(db, reg) // times every transaction
+	dbState := metrics.NewDatabase(reg)
+	store := metrics.Store(db, reg, dbState) // times every transaction, follows the database's reachability
 	if err := applySeed(ctx, seedFile, store, keyring, logger, stdout); err != nil {
 		return err
 	}
@@ -205,7 +212,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
 			SyncInterval: cfg.SyncInterval, UsageFlush: cfg.UsageFlush, AccessLog: cfg.GatewayAccessLog,
-			Ready: store.Ready,
+			Ready: store.Ready, Database: dbState,
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -267,6 +274,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		runner := ops.New(store, logger)
 		runner.OperationRetention, runner.UsageRetention, runner.AuditRetention = cfg.OperationRetention, cfg.UsageRetention, cfg.AuditRetention
+		runner.Lease = cfg.OperationLease
 		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention, cfg.AuditRetention)
 		runner.Start(context.WithoutCancel(ctx))
 		reg.MustRegister(runner) // its queue depth and age
@@ -323,6 +331,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		info.ManagementURL, info.CAFile, info.Tenant = clientURL(scheme, ln.Addr()), caFile, ids.Tenant()
 	}
 	fmt.Fprintf(&banner, "  data directory: %s\n", cfg.DataDir)
+	if cfg.Database != "" {
+		fmt.Fprintf(&banner, "  database:       %s\n", postgres.Redact(cfg.Database))
+	}
 	if cfg.InMemory {
 		fmt.Fprintf(&banner, "  state:          in memory; nothing persists across restarts%s\n", tempNote(cfg))
 	}

@@ -50,6 +50,9 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"Audit", testAudit},
 		{"AuditRollsBack", testAuditRollsBack},
 		{"PruneAudit", testPruneAudit},
+		{"ClaimOperations", testClaimOperations},
+		{"ClaimOperationsConcurrently", testClaimConcurrent},
+		{"Notify", testNotify},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready() = %v, want nil", err)
