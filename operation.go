@@ -52,6 +52,9 @@ type Operation struct {
 	CreatedAt    time.Time
 	NotBefore    time.Time // the runner does not complete it earlier (artificial duration)
 	EndedAt      time.Time // zero until terminal
+	// StartedBy is the id of the principal whose request started it: it
+	// may always follow the operation's URLs, whatever its roles.
+	StartedBy string `json:",omitempty"`
 }
 
 // OperationRef names the long-running operation that last wrote a

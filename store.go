@@ -136,9 +136,33 @@ type Tx interface {
 	// PutServicePrincipal creates or replaces sp. Two principals may not
 	// share an appId or an objectId (Conflict).
 	PutServicePrincipal(sp *ServicePrincipal) (created bool, err error)
+	// DeleteServicePrincipal removes the principal and, in the same
+	// transaction, every role assignment to its objectId.
 	DeleteServicePrincipal(appID string) error
 	// ServicePrincipals lists every service principal, oldest first.
 	ServicePrincipals() ([]*ServicePrincipal, error)
+
+	// RoleDefinitions lists the custom role definitions (built-in roles
+	// are not stored), oldest first.
+	RoleDefinitions() ([]*RoleDefinition, error)
+	// PutRoleDefinition creates or replaces the custom role with d's ID
+	// and reports whether it was created. Role names are unique among
+	// custom roles, case-insensitively (Conflict).
+	PutRoleDefinition(d *RoleDefinition) (created bool, err error)
+	// DeleteRoleDefinition removes a custom role; NotFound when there is
+	// none with that ID. Callers refuse while assignments use it.
+	DeleteRoleDefinition(id string) error
+	// RoleAssignments lists every role assignment, oldest first. Servers
+	// hold few, so callers filter by scope and principal themselves.
+	RoleAssignments() ([]*RoleAssignment, error)
+	// PutRoleAssignment creates the assignment with a's ID; Conflict when
+	// that ID exists. Assignments are never updated, as in ARM.
+	PutRoleAssignment(a *RoleAssignment) error
+	// DeleteRoleAssignment removes an assignment; NotFound without it.
+	DeleteRoleAssignment(id string) error
+	// Every change to role definitions and assignments, including those
+	// DeleteServicePrincipal makes, appends a ChangedRoles entry to the
+	// change feed.
 
 	// SigningKeys lists the token service's signing keys, oldest first.
 	SigningKeys() ([]*SigningKey, error)
@@ -146,12 +170,24 @@ type Tx interface {
 	PutSigningKey(k *SigningKey) error
 	DeleteSigningKey(kid string) error
 
+	// AppendAudit appends r to the audit log and sets r.Seq, which grows
+	// with every append. Call it in the transaction of the change r
+	// describes, so that both commit or neither does.
+	AppendAudit(r *AuditRecord) error
+	// AuditRecords returns up to f.Limit (at most MaxAuditPage) records
+	// that match f, newest first (by Seq, descending).
+	AuditRecords(f AuditFilter) ([]AuditRecord, error)
+	// PruneAudit deletes up to limit records older than before and
+	// returns how many it deleted.
+	PruneAudit(before time.Time, limit int) (int, error)
+
 	// Reset removes every resource (workspaces, endpoints, deployments,
 	// accounts), every key, usage count and operation, and the change
 	// feed's history, and appends one ChangedAll entry, so that a gateway
 	// following the feed drops everything it holds at once. It keeps the
 	// server's identity: principals (the admin credential), service
-	// principals, signing keys and settings such as the tenant.
+	// principals, signing keys and settings such as the tenant; and the
+	// audit log, which records the reset itself.
 	Reset() error
 
 	// Setting returns a server-wide setting (Setting* names); NotFound

@@ -24,6 +24,19 @@ type TokenVerifier interface {
 	VerifyToken(ctx context.Context, token string) (until time.Time, err error)
 }
 
+// Authorizer decides whether the holder of a verified AADToken token may
+// score an endpoint: Azure RBAC's
+// Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action
+// over the endpoint. cmd/rekey wires package authz in; it caches its
+// decisions, so this runs on every scoring request without a store read.
+// A nil Config.Authz lets every verified token score.
+type Authorizer interface {
+	// AuthorizeScore reports whether token's principal may score the
+	// endpoint whose resource id (lower-cased, Endpoint.ID.Key()) is
+	// endpoint, and its refusal message when not.
+	AuthorizeScore(ctx context.Context, token, endpoint string) (ok bool, msg string, err error)
+}
+
 // Messages of AADToken refusals. Azure ML's front end starts them with
 // "aad_token_auth_access_denied".
 const (

@@ -34,6 +34,9 @@ type Config struct {
 	// Tokens verifies the access tokens of AADToken endpoints; nil
 	// refuses them all.
 	Tokens TokenVerifier
+	// Authz authorizes verified AADToken callers (score/action); nil
+	// authorizes them all.
+	Authz Authorizer
 
 	// PropagationDelay simulates a stale cache in a cloud's propagation
 	// window: after a key change this gateway observes live, the new key

@@ -31,6 +31,9 @@ type Runner struct {
 	// UsageRetention is how long a key slot's usage row is kept after its
 	// last use; 0 keeps it forever.
 	UsageRetention time.Duration
+	// AuditRetention is how long an audit record is kept; 0 keeps it
+	// forever.
+	AuditRetention time.Duration
 	// PruneEvery is how often the runner prunes (at Start, then on this
 	// period); 0 never. Set these before Start.
 	PruneEvery time.Duration
@@ -53,7 +56,7 @@ func (r *Runner) Start(ctx context.Context) {
 		defer r.wg.Done()
 		r.loop(ctx)
 	}()
-	if r.PruneEvery > 0 && (r.OperationRetention > 0 || r.UsageRetention > 0) {
+	if r.PruneEvery > 0 && (r.OperationRetention > 0 || r.UsageRetention > 0 || r.AuditRetention > 0) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()

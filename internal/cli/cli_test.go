@@ -82,6 +82,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{[]string{"REKEY_INSECURE_HTTP", "maybe"}, nil, "REKEY_INSECURE_HTTP"},
 		{nil, []string{"--operation-retention", "10s"}, "--operation-retention"},
 		{nil, []string{"--usage-retention", "-1h"}, "--usage-retention"},
+		{nil, []string{"--audit-retention", "-1h"}, "--audit-retention"},
 		{[]string{"REKEY_OPERATION_RETENTION", "7 days"}, nil, "REKEY_OPERATION_RETENTION"},
 		{[]string{"REKEY_MASTER_KEY", "c2hvcnQ="}, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0"}, "REKEY_MASTER_KEY"},
 		{nil, []string{"--database", "mysql://u:p@db/rekey"}, "--database"},

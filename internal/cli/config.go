@@ -64,6 +64,12 @@ type serveConfig struct {
 	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
 	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
 
+	// AuditRetention is how long audit records are kept; 0 forever.
+	AuditRetention time.Duration
+	// AuditLog is a file the audit log is also written to, one JSON object
+	// a line; "-" is standard output; "" writes none.
+	AuditLog string
+
 	Seed string // --seed, REKEY_SEED: a seed file applied at start (see seed.go)
 	// InMemory keeps the state in memory (see inmemory.go); DataDir then
 	// holds only the CA, the secrets and server.json.
@@ -200,6 +206,8 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
 	dur(&c.OperationRetention, "operation-retention", "REKEY_OPERATION_RETENTION", 7*24*time.Hour, "how long a finished operation stays readable at its status URL before it is deleted; 0 keeps them forever")
 	dur(&c.UsageRetention, "usage-retention", "REKEY_USAGE_RETENTION", 90*24*time.Hour, "how long a key slot's usage counts are kept after its last use; 0 keeps them forever")
+	dur(&c.AuditRetention, "audit-retention", "REKEY_AUDIT_RETENTION", rekey.DefaultAuditRetention, "how long audit records (who read or changed which key or resource) are kept; 0 keeps them forever")
+	fs.StringVar(&c.AuditLog, "audit-log", e.str("REKEY_AUDIT_LOG", ""), "also append every audit record to this `file` as one JSON object a line, for shipping to a log system; - is standard output (REKEY_AUDIT_LOG)")
 	fs.Func("subscription-id", "a subscription `id` (GUID) that GET /subscriptions lists besides the default one and those that hold resources; repeat or separate with commas (REKEY_SUBSCRIPTION_ID)", func(v string) error {
 		c.Subscriptions = append(c.Subscriptions, strings.Split(v, ",")...)
 		return nil
@@ -310,6 +318,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.UsageRetention < 0 {
 		return fmt.Errorf("--usage-retention %v: must be 0 (keep forever) or positive", c.UsageRetention)
+	}
+	if c.AuditRetention < 0 {
+		return fmt.Errorf("--audit-retention %v: must be 0 (keep forever) or positive", c.AuditRetention)
 	}
 	for _, s := range c.Subscriptions {
 		if rekey.ValidateSubscription(s) != nil {
