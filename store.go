@@ -186,8 +186,9 @@ type Tx interface {
 	// feed's history, and appends one ChangedAll entry, so that a gateway
 	// following the feed drops everything it holds at once. It keeps the
 	// server's identity: principals (the admin credential), service
-	// principals, signing keys and settings such as the tenant; and the
-	// audit log, which records the reset itself.
+	// principals, signing keys, settings such as the tenant, role
+	// definitions and assignments; and the audit log, which records the
+	// reset itself.
 	Reset() error
 
 	// Setting returns a server-wide setting (Setting* names); NotFound

@@ -87,20 +87,9 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	if mode == rekey.AuthAADToken {
 		// Outside the table lock: a token not seen before may make the
 		// verifier reload its signing keys.
-		until, status, msg := g.verifyAAD(r.Context(), cred)
+		until, status, msg := g.verifyAAD(r.Context(), cred, ep.key)
 		switch status {
 		case http.StatusOK:
-			if g.cfg.Authz != nil {
-				ok, why, err := g.cfg.Authz.AuthorizeScore(r.Context(), cred, ep.key)
-				if err != nil || !ok {
-					status, msg := http.StatusForbidden, aadDenied+why
-					if err != nil {
-						status, msg = http.StatusServiceUnavailable, "The gateway could not authorize the access token now; retry shortly."
-					}
-					writeML(o.rec, status, msg)
-					return
-				}
-			}
 			m.ok = true
 			var cancel context.CancelFunc
 			r, cancel = untilExpiry(r, until)

@@ -79,7 +79,7 @@ func parseAssignmentFilter(f string) (assignmentFilter, bool) {
 func splitAnd(f string) []string {
 	var terms []string
 	for {
-		i := strings.Index(strings.ToLower(f), " and ")
+		i := indexFold(f, " and ")
 		if i < 0 {
 			return append(terms, strings.TrimSpace(f))
 		}
@@ -184,7 +184,9 @@ type roleAssignmentPut struct {
 }
 
 // handleRoleAssignmentPut handles PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}:
-// 201 with the new assignment. The principal must be a service principal
+// 201 with the new assignment, or with the existing one when the same
+// assignment is PUT again (as Bicep and Terraform re-apply it); any other
+// use of a taken name is 409 RoleAssignmentExists. The principal must be a service principal
 // of this server, the role must exist and be assignable at the scope, and
 // the scope must name something this server knows.
 func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt authzRoute) error {
@@ -200,7 +202,7 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 		return errWire(http.StatusBadRequest, "InvalidRequestContent", "Conditions on role assignments (ABAC) are not supported by this server; send the assignment without 'condition'.")
 	}
 	roleID := p.RoleDefinitionID
-	if i := strings.LastIndex(strings.ToLower(roleID), "/roledefinitions/"); i >= 0 {
+	if i := lastIndexFold(roleID, "/roledefinitions/"); i >= 0 {
 		roleID = roleID[i+len("/roledefinitions/"):]
 	}
 	if !rekey.IsGUID(roleID) {
@@ -240,6 +242,10 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 			return err
 		}
 		for _, x := range all {
+			if strings.EqualFold(x.ID, ra.ID) && strings.EqualFold(x.Scope, ra.Scope) && strings.EqualFold(x.PrincipalID, ra.PrincipalID) && strings.EqualFold(x.RoleDefinitionID, ra.RoleDefinitionID) {
+				ra = x // the same assignment again: IaC tools re-apply it
+				return nil
+			}
 			if strings.EqualFold(x.ID, ra.ID) {
 				return errWire(http.StatusConflict, "RoleAssignmentExists", "The role assignment already exists: its name '"+x.ID+"' is taken (at '"+rekey.Clip(x.Scope, 200)+"'). Role assignments cannot be updated; choose a new GUID, or delete the old assignment first.")
 			}

@@ -37,7 +37,7 @@ type authzRoute struct {
 // so resource scopes of any depth work, and so do the by-id forms
 // ("GET /{roleAssignmentId}").
 func parseAuthzPath(p string) (authzRoute, bool) {
-	i := strings.LastIndex(strings.ToLower(p), strings.ToLower(authzNS))
+	i := lastIndexFold(p, authzNS)
 	if i < 0 {
 		return authzRoute{}, false
 	}
@@ -129,4 +129,46 @@ func (a *api) serveAuthorization(w http.ResponseWriter, r *http.Request, rt auth
 	default:
 		return a.handleRoleAssignmentDelete(w, r, rt)
 	}
+}
+
+// lastIndexFold is strings.LastIndex under ASCII case folding. It works
+// on the bytes of s as they are: strings.ToLower may change the length of
+// a string that is not valid UTF-8, and an index into the lowered string
+// would then cut the original in the wrong place.
+func lastIndexFold(s, sub string) int {
+	for i := len(s) - len(sub); i >= 0; i-- {
+		if asciiEqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// indexFold is strings.Index under ASCII case folding (see lastIndexFold).
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if asciiEqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

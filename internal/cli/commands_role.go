@@ -43,7 +43,7 @@ func authzURL(c *client, scope, kind, name, filter string) string {
 	if name != "" {
 		p += "/" + name
 	}
-	u := c.base + (&url.URL{Path: p}).EscapedPath() + "?api-version=" + authzAPIVersion
+	u := c.base + (&url.URL{Path: p}).EscapedPath() + "?api-version=" + url.QueryEscape(c.apiVersion)
 	if filter != "" {
 		u += "&$filter=" + url.QueryEscape(filter)
 	}

@@ -345,8 +345,11 @@ func TestRBACArmAuthorization(t *testing.T) {
 			t.Errorf("%s: %v, want %d %s", what, err, status, code)
 		}
 	}
-	_, err = ra.Create(t.Context(), rgScope(testRG), name1, params(readerDef), nil)
-	wantCode("duplicate name", err, 409, "RoleAssignmentExists")
+	if again, err := ra.Create(t.Context(), rgScope(testRG), name1, params(readerDef), nil); err != nil || *again.Name != name1 {
+		t.Errorf("the same assignment PUT again (as IaC tools re-apply it) = %v, want 201 with it", err)
+	}
+	_, err = ra.Create(t.Context(), rgScope(testRG), name1, params("/subscriptions/"+testSub+"/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"), nil)
+	wantCode("duplicate name, other role", err, 409, "RoleAssignmentExists")
 	_, err = ra.Create(t.Context(), rgScope(testRG), "2d8a4c5e-3f6a-4b7c-9dae-9f8a7b6c5d4e", params(readerDef), nil)
 	wantCode("same principal, role and scope", err, 409, "RoleAssignmentExists")
 	_, err = ra.Create(t.Context(), rgScope(testRG), "3e9b5d6f-4a7b-4c8d-8ebf-af9b8c7d6e5f", params("/subscriptions/"+testSub+"/providers/Microsoft.Authorization/roleDefinitions/9e9b5d6f-4a7b-4c8d-8ebf-af9b8c7d6e5f"), nil)

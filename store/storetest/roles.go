@@ -102,6 +102,14 @@ func testRoleAssignments(t *testing.T, s rekey.Store) {
 	if n := rolesChanges(t, s); n != 3 {
 		t.Errorf("change feed has %d roles entries after two puts and a delete, want 3", n)
 	}
+	// Reset keeps the server's identity, roles included.
+	mustUpdate(t, s, func(tx rekey.Tx) error { return tx.Reset() })
+	s.View(ctx, func(tx rekey.Tx) error {
+		if list, err := tx.RoleAssignments(); err != nil || len(list) != 1 || list[0].ID != b.ID {
+			t.Errorf("RoleAssignments() after Reset = %d, %v; want b still", len(list), err)
+		}
+		return nil
+	})
 }
 
 func testDeletePrincipalAssignments(t *testing.T, s rekey.Store) {
