@@ -684,7 +684,8 @@ func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
 
 // Reset empties every table of resources, keys, usage and operations in
 // one transaction; the identity tables (principals, service principals,
-// signing keys, settings) stay. The feed's history goes too: it names
+// signing keys, settings), role definitions and assignments, and the audit
+// log stay. The feed's history goes too: it names
 // resources that no longer exist, and the one ChangedAll entry appended
 // after it tells every gateway to reload, whether it was caught up or not.
 func (t *txn) Reset() error {
@@ -736,15 +737,21 @@ func (t *txn) PutServicePrincipal(sp *rekey.ServicePrincipal) (bool, error) {
 	return !existed, err
 }
 
+// DeleteServicePrincipal takes the write lock, so that no assignment to
+// the principal commits between its delete and its assignments' delete.
 func (t *txn) DeleteServicePrincipal(appID string) error {
-	res, err := t.exec(`DELETE FROM service_principals WHERE app_id = $1`, strings.ToLower(appID))
+	if err := t.lock(); err != nil {
+		return err
+	}
+	var objectID string
+	err := t.tx.QueryRow(t.ctx, `DELETE FROM service_principals WHERE app_id = $1 RETURNING object_id`, strings.ToLower(appID)).Scan(&objectID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return spNotFound(appID)
+	}
 	if err != nil {
 		return err
 	}
-	if res.RowsAffected() == 0 {
-		return spNotFound(appID)
-	}
-	return nil
+	return t.deleteAssignmentsOf(objectID)
 }
 
 func (t *txn) ServicePrincipals() ([]*rekey.ServicePrincipal, error) {
