@@ -9,9 +9,14 @@ import (
 // Role definitions and assignments follow store/sqlite/roles.go statement
 // for statement. Every write takes the write lock first: Puts check and
 // then write (a name's uniqueness, an id's existence, the next seq), and
-// every write appends a ChangedRoles entry to the feed.
+// every write appends a ChangedRoles entry to the feed. In an Update the
+// lists take it too (lockForCheck): the role handlers check what they
+// list before they write.
 
 func (t *txn) RoleDefinitions() ([]*rekey.RoleDefinition, error) {
+	if err := t.lockForCheck(); err != nil {
+		return nil, err
+	}
 	return listDocs[rekey.RoleDefinition](t, `SELECT doc FROM role_definitions ORDER BY seq`)
 }
 
@@ -59,6 +64,9 @@ func (t *txn) DeleteRoleDefinition(id string) error {
 }
 
 func (t *txn) RoleAssignments() ([]*rekey.RoleAssignment, error) {
+	if err := t.lockForCheck(); err != nil {
+		return nil, err
+	}
 	return listDocs[rekey.RoleAssignment](t, `SELECT doc FROM role_assignments ORDER BY seq`)
 }
 

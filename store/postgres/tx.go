@@ -19,6 +19,7 @@ type txn struct {
 	ctx      context.Context
 	tx       pgx.Tx
 	writeKey int64 // the advisory lock lock takes
+	write    bool  // an Update's transaction, not a View's
 	locked   bool  // lock was taken
 	changed  bool  // the change feed grew; watchers run after commit
 	// pending is what record recorded, appended to the feed at commit.
@@ -48,6 +49,19 @@ func (t *txn) lock() error {
 	}
 	t.locked = true
 	return nil
+}
+
+// lockForCheck takes the write lock in an Update before a read whose
+// result the caller checks and then acts on in the same transaction, as
+// the role handlers do: is the principal there, does an assignment use
+// this role, is this assignment new. Under the lock no other such write
+// can commit between the check and the write, as on SQLite. A View does
+// not lock: it reads one snapshot.
+func (t *txn) lockForCheck() error {
+	if !t.write {
+		return nil
+	}
+	return t.lock()
 }
 
 func (t *txn) exec(q string, args ...any) (pgconn.CommandTag, error) {
@@ -755,6 +769,9 @@ func (t *txn) DeleteServicePrincipal(appID string) error {
 }
 
 func (t *txn) ServicePrincipals() ([]*rekey.ServicePrincipal, error) {
+	if err := t.lockForCheck(); err != nil {
+		return nil, err
+	}
 	return listDocs[rekey.ServicePrincipal](t, `SELECT doc FROM service_principals ORDER BY seq`)
 }
 
