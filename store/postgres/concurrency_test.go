@@ -315,3 +315,55 @@ func TestAssignmentCheckHoldsAgainstPrincipalDelete(t *testing.T) {
 		t.Errorf("after the principal's delete, %d role assignments are left to it, want 0", len(left))
 	}
 }
+
+// TestAuditSeqIsCommitOrder: a reader pages the audit log back by Seq
+// (Before), so a record must never commit after one with a larger Seq;
+// it would be passed over for good. One replica appends a record and
+// holds its transaction open while another appends: the second must wait
+// for the first to commit, and get the larger Seq.
+func TestAuditSeqIsCommitOrder(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	appended, bDone := make(chan struct{}), make(chan struct{})
+	var second rekey.AuditRecord
+	var bErr error
+	go func() {
+		defer close(bDone)
+		<-appended
+		second = rekey.AuditRecord{Time: time.Now(), Action: "second"}
+		bErr = b.Update(t.Context(), func(tx rekey.Tx) error { return tx.AppendAudit(&second) })
+	}()
+	var first rekey.AuditRecord
+	once, overtaken := false, false
+	err := a.Update(t.Context(), func(tx rekey.Tx) error {
+		first = rekey.AuditRecord{Time: time.Now(), Action: "first"}
+		if err := tx.AppendAudit(&first); err != nil {
+			return err
+		}
+		if !once {
+			once = true
+			close(appended)
+			// Give the other append every chance to commit while this
+			// transaction is open; with the lock it waits instead.
+			select {
+			case <-bDone:
+				overtaken = true
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-bDone
+	if bErr != nil {
+		t.Fatal(bErr)
+	}
+	if overtaken {
+		t.Errorf("an audit record (Seq %d) committed while one appended before it (Seq %d) was still open", second.Seq, first.Seq)
+	}
+	if second.Seq <= first.Seq {
+		t.Errorf("the audit record committed second has Seq %d, the first %d: Seq order is not commit order", second.Seq, first.Seq)
+	}
+}
