@@ -1,29 +1,44 @@
 package postgres
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rekey-dev/rekey"
 )
 
 // AppendAudit inserts r. It takes the write lock, so that seq order is
 // commit order as on SQLite: a reader paging back with Before never
-// passes a record that commits later with a smaller seq. Changes append
-// their record last, just before the feed, so the locked stretch grows by
-// one insert. The identity sequence never hands a seq out twice, even
-// after the newest rows are pruned (SQLite's AUTOINCREMENT).
+// passes a record that commits later with a smaller seq. A change appends
+// its record last, just before the feed, so the locked stretch grows by
+// this insert; the lock is taken in the insert's round trip. The identity
+// sequence never hands a seq out twice, even after the newest rows are
+// pruned (SQLite's AUTOINCREMENT).
 func (t *txn) AppendAudit(r *rekey.AuditRecord) error {
-	if err := t.lock(); err != nil {
-		return err
+	b := &pgx.Batch{}
+	if !t.locked {
+		b.Queue(`SELECT pg_advisory_xact_lock($1)`, t.writeKey)
 	}
-	return t.tx.QueryRow(t.ctx, `INSERT INTO audit (time, principal_id, app_id, principal_name, action, action_lc,
+	b.Queue(`INSERT INTO audit (time, principal_id, app_id, principal_name, action, action_lc,
 		resource_id, resource_lc, key_slot, status, error_code, request_id, correlation_id, client_address, user_agent)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq`,
 		r.Time.UnixNano(), r.PrincipalID, r.AppID, r.PrincipalName, r.Action, strings.ToLower(r.Action),
 		r.ResourceID, strings.ToLower(r.ResourceID), r.KeySlot, r.Status, r.ErrorCode, r.RequestID,
-		r.CorrelationID, r.ClientAddress, r.UserAgent).Scan(&r.Seq)
+		r.CorrelationID, r.ClientAddress, r.UserAgent)
+	br := t.tx.SendBatch(t.ctx, b)
+	if !t.locked {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		t.locked = true
+	}
+	err := br.QueryRow().Scan(&r.Seq)
+	return errors.Join(err, br.Close())
 }
 
 // likeEscape escapes LIKE's wildcards in s, with \ as the escape.
