@@ -18,7 +18,8 @@ const dbHelp = `Usage: rekey db copy --from SOURCE --to DESTINATION [--force]
 
 Copies a whole installation from one database to another: every workspace,
 endpoint, deployment, account, key, usage count, operation, the change
-feed, the admin principal, service principals, signing keys and settings.
+feed, the admin principal, service principals, signing keys, custom role
+definitions, role assignments, the audit log and settings.
 SOURCE and DESTINATION are each a SQLite file (a data directory's rekey.db)
 or a PostgreSQL URL (postgres://user:password@host:5432/db).
 

@@ -2,8 +2,9 @@
 // another ("rekey db copy"): SQLite to PostgreSQL and back. Both stores
 // hold the same tables with the same columns, so rows are copied as they
 // are, table by table: keys stay sealed (the master key is not needed and
-// not used), versions, previous keys, the change feed's sequence numbers
-// and every setting, the key check value included, come across unchanged.
+// not used), versions, previous keys, the change feed's and the audit
+// log's sequence numbers, role definitions and assignments, and every
+// setting, the key check value included, come across unchanged.
 //
 // The copy reads the source in one read-only transaction and writes the
 // destination in one transaction, so a failure leaves the destination as
@@ -37,6 +38,11 @@ var Tables = []Table{
 	{"service_principals", []string{"app_id", "object_id", "seq", "doc"}},
 	{"signing_keys", []string{"kid", "seq", "doc"}},
 	{"settings", []string{"name", "value"}},
+	{"role_definitions", []string{"id", "role_name", "seq", "doc"}},
+	{"role_assignments", []string{"id", "principal_id", "role_id", "seq", "doc"}},
+	{"audit", []string{"seq", "time", "principal_id", "app_id", "principal_name", "action", "action_lc",
+		"resource_id", "resource_lc", "key_slot", "status", "error_code", "request_id", "correlation_id",
+		"client_address", "user_agent"}},
 }
 
 // Known returns the Table named name, and false for any other name. Stores

@@ -59,6 +59,28 @@ func fill(t *testing.T, s rekey.Store) {
 		if err := tx.PutSigningKey(&rekey.SigningKey{KID: "kid1", Sealed: []byte{1, 2}}); err != nil {
 			return err
 		}
+		role := &rekey.RoleDefinition{ID: "11111111-1111-1111-1111-111111111111", RoleName: "Key Rotator",
+			Permissions:      []rekey.Permission{{Actions: []string{"Microsoft.MachineLearningServices/workspaces/onlineEndpoints/*"}}},
+			AssignableScopes: []string{"/subscriptions/" + ws.Subscription}, Created: now}
+		if _, err := tx.PutRoleDefinition(role); err != nil {
+			return err
+		}
+		if err := tx.PutRoleAssignment(&rekey.RoleAssignment{ID: "22222222-2222-2222-2222-222222222222", Scope: "/subscriptions/" + ws.Subscription,
+			RoleDefinitionID: role.ID, PrincipalID: "obj", PrincipalType: "ServicePrincipal", Created: now}); err != nil {
+			return err
+		}
+		for i := range 3 {
+			if err := tx.AppendAudit(&rekey.AuditRecord{Time: now.Add(time.Duration(i) * time.Second), PrincipalID: "obj", AppID: "app",
+				PrincipalName: "ci", Action: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action",
+				ResourceID: ws.String() + "/onlineEndpoints/ep0", KeySlot: "primary", Status: 202, RequestID: fmt.Sprint("req", i)}); err != nil {
+				return err
+			}
+		}
+		// The oldest record pruned: the copy keeps seqs as they are, not
+		// renumbered from 1.
+		if _, err := tx.PruneAudit(now.Add(time.Second), 1); err != nil {
+			return err
+		}
 		return tx.PutSetting(rekey.SettingTenantID, "tenant")
 	})
 	if err != nil {
@@ -138,13 +160,43 @@ func TestCopyRoundTrip(t *testing.T) {
 		}
 	}
 
-	// Writes after the copy continue the feed, on both.
+	// Writes after the copy continue the feed and the audit log, on both,
+	// and the copied roles and records read back through the store.
+	maxAudit := int64(0)
+	for _, row := range want["audit"] {
+		maxAudit = max(maxAudit, row[0].(int64))
+	}
 	for name, s := range map[string]rekey.Store{"postgres": pg, "sqlite": back} {
 		var before, after int64
-		s.View(t.Context(), func(tx rekey.Tx) (err error) { before, err = tx.LatestChange(); return err })
+		var roles []*rekey.RoleDefinition
+		var assigned []*rekey.RoleAssignment
+		var records []rekey.AuditRecord
+		s.View(t.Context(), func(tx rekey.Tx) (err error) {
+			before, err = tx.LatestChange()
+			if err == nil {
+				roles, err = tx.RoleDefinitions()
+			}
+			if err == nil {
+				assigned, err = tx.RoleAssignments()
+			}
+			if err == nil {
+				records, err = tx.AuditRecords(rekey.AuditFilter{Principal: "CI"})
+			}
+			return err
+		})
+		if len(roles) != 1 || roles[0].RoleName != "Key Rotator" || len(assigned) != 1 || assigned[0].PrincipalID != "obj" {
+			t.Errorf("%s: after the copy, %d role definitions and %d assignments, want the 1 and 1 copied", name, len(roles), len(assigned))
+		}
+		if len(records) != 2 || records[0].Seq != maxAudit || records[0].Status != 202 {
+			t.Errorf("%s: after the copy, the audit log read %d records (%+v), want 2, the newest with seq %d", name, len(records), records, maxAudit)
+		}
+		r := rekey.AuditRecord{Time: time.Now(), Action: "x"}
 		err := s.Update(t.Context(), func(tx rekey.Tx) error {
 			_, err := tx.PutKey(rekey.StoredKey{Resource: "/new", Slot: rekey.Primary, Ciphertext: []byte{1}, Digest: rekey.Digest{1}, UpdatedAt: time.Now()})
-			return err
+			if err != nil {
+				return err
+			}
+			return tx.AppendAudit(&r)
 		})
 		if err != nil {
 			t.Fatalf("%s: a write after the copy: %v", name, err)
@@ -152,6 +204,9 @@ func TestCopyRoundTrip(t *testing.T) {
 		s.View(t.Context(), func(tx rekey.Tx) (err error) { after, err = tx.LatestChange(); return err })
 		if after <= before {
 			t.Errorf("%s: feed at %d after a write, was %d: the sequence did not continue", name, after, before)
+		}
+		if r.Seq <= maxAudit {
+			t.Errorf("%s: an audit record appended after the copy got seq %d, want above the copied %d", name, r.Seq, maxAudit)
 		}
 	}
 

@@ -261,3 +261,109 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignmentCheckHoldsAgainstPrincipalDelete: the role assignment
+// handler checks, in its Update, that the principal exists and then puts
+// the assignment. A replica deleting that principal meanwhile must wait
+// for it (on SQLite writers are serialised), so that the delete then
+// removes the new assignment too. Without the lock the delete commits in
+// between and leaves an assignment to a principal that no longer exists.
+func TestAssignmentCheckHoldsAgainstPrincipalDelete(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	sp := &rekey.ServicePrincipal{AppID: "app-race", ObjectID: "obj-race", DisplayName: "racer"}
+	if err := a.Update(t.Context(), func(tx rekey.Tx) error { _, err := tx.PutServicePrincipal(sp); return err }); err != nil {
+		t.Fatal(err)
+	}
+	checked, deleted := make(chan struct{}), make(chan error, 1)
+	go func() {
+		<-checked
+		deleted <- b.Update(t.Context(), func(tx rekey.Tx) error { return tx.DeleteServicePrincipal(sp.AppID) })
+	}()
+	once := false
+	err := a.Update(t.Context(), func(tx rekey.Tx) error {
+		sps, err := tx.ServicePrincipals()
+		if err != nil {
+			return err
+		}
+		if len(sps) != 1 {
+			return fmt.Errorf("ServicePrincipals() = %d principals, want 1", len(sps))
+		}
+		if !once {
+			once = true
+			close(checked)
+			// Give the delete every chance to commit in between; with the
+			// lock it waits for this transaction instead.
+			select {
+			case err := <-deleted:
+				deleted <- err
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		return tx.PutRoleAssignment(&rekey.RoleAssignment{ID: "33333333-3333-3333-3333-333333333333", Scope: "/",
+			RoleDefinitionID: "acdd72a7-3385-48ef-bd42-f606fba81ae7", PrincipalID: sp.ObjectID, PrincipalType: "ServicePrincipal"})
+	})
+	if err != nil {
+		t.Fatalf("the assignment's Update: %v", err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("DeleteServicePrincipal: %v", err)
+	}
+	var left []*rekey.RoleAssignment
+	a.View(t.Context(), func(tx rekey.Tx) (err error) { left, err = tx.RoleAssignments(); return err })
+	if len(left) != 0 {
+		t.Errorf("after the principal's delete, %d role assignments are left to it, want 0", len(left))
+	}
+}
+
+// TestAuditSeqIsCommitOrder: a reader pages the audit log back by Seq
+// (Before), so a record must never commit after one with a larger Seq;
+// it would be passed over for good. One replica appends a record and
+// holds its transaction open while another appends: the second must wait
+// for the first to commit, and get the larger Seq.
+func TestAuditSeqIsCommitOrder(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	appended, bDone := make(chan struct{}), make(chan struct{})
+	var second rekey.AuditRecord
+	var bErr error
+	go func() {
+		defer close(bDone)
+		<-appended
+		second = rekey.AuditRecord{Time: time.Now(), Action: "second"}
+		bErr = b.Update(t.Context(), func(tx rekey.Tx) error { return tx.AppendAudit(&second) })
+	}()
+	var first rekey.AuditRecord
+	once, overtaken := false, false
+	err := a.Update(t.Context(), func(tx rekey.Tx) error {
+		first = rekey.AuditRecord{Time: time.Now(), Action: "first"}
+		if err := tx.AppendAudit(&first); err != nil {
+			return err
+		}
+		if !once {
+			once = true
+			close(appended)
+			// Give the other append every chance to commit while this
+			// transaction is open; with the lock it waits instead.
+			select {
+			case <-bDone:
+				overtaken = true
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-bDone
+	if bErr != nil {
+		t.Fatal(bErr)
+	}
+	if overtaken {
+		t.Errorf("an audit record (Seq %d) committed while one appended before it (Seq %d) was still open", second.Seq, first.Seq)
+	}
+	if second.Seq <= first.Seq {
+		t.Errorf("the audit record committed second has Seq %d, the first %d: Seq order is not commit order", second.Seq, first.Seq)
+	}
+}

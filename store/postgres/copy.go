@@ -91,7 +91,8 @@ func (s *Store) Snapshot(ctx context.Context, fn func(dbcopy.Reader) error) erro
 }
 
 // Load runs fn in one write transaction, holding the write lock as
-// Update does, and moves the change feed's sequence past the rows loaded.
+// Update does, and moves the change feed's and the audit log's sequences
+// past the rows loaded.
 func (s *Store) Load(ctx context.Context, fn func(dbcopy.Writer) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.writeLock); err != nil {
@@ -100,7 +101,11 @@ func (s *Store) Load(ctx context.Context, fn func(dbcopy.Writer) error) error {
 		if err := fn(copyTx{ctx, tx}); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('changes', 'seq'), (SELECT coalesce(max(seq), 0) + 1 FROM changes), false)`)
-		return err
+		for _, table := range []string{"changes", "audit"} {
+			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', 'seq'), (SELECT coalesce(max(seq), 0) + 1 FROM `+table+`), false)`); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

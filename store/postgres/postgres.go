@@ -270,7 +270,7 @@ func (s *Store) update(ctx context.Context, fn func(rekey.Tx) error) (changed bo
 		return false, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	t := &txn{ctx: ctx, tx: tx, writeKey: s.writeLock, channel: s.channel}
+	t := &txn{ctx: ctx, tx: tx, writeKey: s.writeLock, write: true, channel: s.channel}
 	if err := fn(t); err != nil {
 		return false, err
 	}

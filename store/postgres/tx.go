@@ -19,6 +19,7 @@ type txn struct {
 	ctx      context.Context
 	tx       pgx.Tx
 	writeKey int64  // the advisory lock lock takes
+	write    bool   // an Update's transaction, not a View's
 	locked   bool   // lock was taken
 	changed  bool   // the change feed grew; watchers run after commit
 	channel  string // the NOTIFY channel appendFeed notifies (notify.go)
@@ -49,6 +50,19 @@ func (t *txn) lock() error {
 	}
 	t.locked = true
 	return nil
+}
+
+// lockForCheck takes the write lock in an Update before a read whose
+// result the caller checks and then acts on in the same transaction, as
+// the role handlers do: is the principal there, does an assignment use
+// this role, is this assignment new. Under the lock no other such write
+// can commit between the check and the write, as on SQLite. A View does
+// not lock: it reads one snapshot.
+func (t *txn) lockForCheck() error {
+	if !t.write {
+		return nil
+	}
+	return t.lock()
 }
 
 func (t *txn) exec(q string, args ...any) (pgconn.CommandTag, error) {
@@ -717,7 +731,8 @@ func (t *txn) ScanKeys(fn func(rekey.StoredKey) error) error {
 
 // Reset empties every table of resources, keys, usage and operations in
 // one transaction; the identity tables (principals, service principals,
-// signing keys, settings) stay. The feed's history goes too: it names
+// signing keys, settings), role definitions and assignments, and the audit
+// log stay. The feed's history goes too: it names
 // resources that no longer exist, and the one ChangedAll entry appended
 // after it tells every gateway to reload, whether it was caught up or not.
 func (t *txn) Reset() error {
@@ -769,18 +784,27 @@ func (t *txn) PutServicePrincipal(sp *rekey.ServicePrincipal) (bool, error) {
 	return !existed, err
 }
 
+// DeleteServicePrincipal takes the write lock, so that no assignment to
+// the principal commits between its delete and its assignments' delete.
 func (t *txn) DeleteServicePrincipal(appID string) error {
-	res, err := t.exec(`DELETE FROM service_principals WHERE app_id = $1`, strings.ToLower(appID))
+	if err := t.lock(); err != nil {
+		return err
+	}
+	var objectID string
+	err := t.tx.QueryRow(t.ctx, `DELETE FROM service_principals WHERE app_id = $1 RETURNING object_id`, strings.ToLower(appID)).Scan(&objectID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return spNotFound(appID)
+	}
 	if err != nil {
 		return err
 	}
-	if res.RowsAffected() == 0 {
-		return spNotFound(appID)
-	}
-	return nil
+	return t.deleteAssignmentsOf(objectID)
 }
 
 func (t *txn) ServicePrincipals() ([]*rekey.ServicePrincipal, error) {
+	if err := t.lockForCheck(); err != nil {
+		return nil, err
+	}
 	return listDocs[rekey.ServicePrincipal](t, `SELECT doc FROM service_principals ORDER BY seq`)
 }
 

@@ -90,8 +90,9 @@ func (s *Store) Snapshot(ctx context.Context, fn func(dbcopy.Reader) error) erro
 	return fn(copyTx{ctx, tx})
 }
 
-// Load runs fn in one write transaction. The change feed's AUTOINCREMENT
-// counter follows the largest seq inserted by itself.
+// Load runs fn in one write transaction. The AUTOINCREMENT counters of
+// the change feed and the audit log follow the largest seq inserted by
+// themselves.
 func (s *Store) Load(ctx context.Context, fn func(dbcopy.Writer) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
