@@ -127,3 +127,46 @@ func TestRunnersShareOperations(t *testing.T) {
 		t.Errorf("%d operations still InProgress, want none", left)
 	}
 }
+
+// TestRestartedReplicaTakesBackItsLeases: a runner started under the owner
+// of one that died with an operation claimed (a replica restarted on its
+// data directory) finishes it at once, not after the lease; a lease of
+// another owner is left alone.
+func TestRestartedReplicaTakesBackItsLeases(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "rekey.db"))
+	defer s.Close()
+	now := time.Now().UTC()
+	ep2 := ep
+	ep2.Name = "other"
+	put(t, s, func(tx rekey.Tx) error {
+		tx.PutWorkspace(&rekey.Workspace{ID: ws})
+		for _, e := range []rekey.EndpointID{ep, ep2} {
+			tx.PutEndpoint(&rekey.Endpoint{ID: e, AuthMode: rekey.AuthKey, ProvisioningState: rekey.Creating})
+		}
+		tx.PutOperation(&rekey.Operation{ID: "mine", Kind: rekey.OpCreateEndpoint, Resource: ep.String(), Status: rekey.OpInProgress,
+			CreatedAt: now, NotBefore: now, LeaseOwner: "runner:replica-a", LeaseUntil: now.Add(30 * time.Second)})
+		return tx.PutOperation(&rekey.Operation{ID: "theirs", Kind: rekey.OpCreateEndpoint, Resource: ep2.String(), Status: rekey.OpInProgress,
+			CreatedAt: now, NotBefore: now, LeaseOwner: "runner:replica-b", LeaseUntil: now.Add(30 * time.Second)})
+	})
+	r := ops.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Owner = "runner:replica-a"
+	status := func(id string) rekey.OperationStatus {
+		var op *rekey.Operation
+		if err := s.View(t.Context(), func(tx rekey.Tx) (err error) { op, err = tx.Operation(id); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return op.Status
+	}
+	r.Start(t.Context())
+	defer r.Stop(t.Context())
+	deadline := time.Now().Add(5 * time.Second)
+	for status("mine") != rekey.OpSucceeded {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted replica's own operation is %s after 5s, want Succeeded well before its 30s lease ends", status("mine"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := status("theirs"); got != rekey.OpInProgress {
+		t.Errorf("another replica's leased operation = %s, want InProgress until its lease ends", got)
+	}
+}

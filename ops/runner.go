@@ -44,7 +44,10 @@ type Runner struct {
 	PruneEvery time.Duration
 	// Owner names this runner in the leases it takes (default: a random
 	// id per Runner); Lease is how long a claim holds (default 30s), far
-	// longer than an operation's one transaction.
+	// longer than an operation's one transaction. A server sets Owner to
+	// an id kept in its data directory, so that a replica restarted after
+	// a crash takes back its own leases at once (see reclaim) instead of
+	// leaving its acknowledged operations InProgress for a whole lease.
 	Owner string
 	Lease time.Duration
 
@@ -107,6 +110,9 @@ func (r *Runner) loop(ctx context.Context) {
 	if n, ok := r.store.(rekey.Notifier); ok {
 		notified = n.Notify(ctx)
 	}
+	if err := r.reclaim(ctx); err != nil && ctx.Err() == nil {
+		r.logger.Warn("operation runner: could not take back this replica's leases; they end on their own", "err", err)
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -141,6 +147,34 @@ func (r *Runner) next(ctx context.Context) (next time.Time, ok bool, err error) 
 		return err
 	})
 	return next, ok, err
+}
+
+// reclaimLimit bounds the operations reclaim looks at: a replica holds
+// at most a few claim batches when it dies.
+const reclaimLimit = 4096
+
+// reclaim ends the leases that r.Owner still holds from before this
+// runner started. An owner names one replica (an id in its data
+// directory, which no two live processes share), so such leases belong
+// to a previous life of this replica that died with its operations
+// claimed; ending them lets RunDue finish those operations now.
+func (r *Runner) reclaim(ctx context.Context) error {
+	return r.store.Update(ctx, func(tx rekey.Tx) error {
+		due, err := tx.DueOperations(r.Now(), reclaimLimit)
+		if err != nil {
+			return err
+		}
+		for _, op := range due {
+			if op.LeaseOwner != r.Owner || !r.Now().Before(op.LeaseUntil) {
+				continue
+			}
+			op.LeaseOwner, op.LeaseUntil = "", time.Time{}
+			if err := tx.PutOperation(op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // RunDue claims the operations due now, completes them, and returns how

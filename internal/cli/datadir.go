@@ -20,7 +20,34 @@ const (
 	masterKeyFile  = "master.key"  // base64 of 32 bytes, mode 0600
 	adminTokenFile = "admin-token" // the admin's bearer token, mode 0600
 	databaseFile   = "rekey.db"
+	replicaIDFile  = "replica-id" // names this replica in operation leases
 )
+
+// replicaID returns the id naming this replica in the leases its
+// operation runner takes, generated in the data directory on first start.
+// It outlives the process on purpose: a replica restarted after a crash
+// finds its own leases and finishes its acknowledged operations at once
+// (ops.Runner.reclaim) instead of a whole --operation-lease later. No two
+// live processes share a data directory, so no two share the id.
+func replicaID(dir string) (string, error) {
+	path := filepath.Join(dir, replicaIDFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		id := rekey.NewGUID()
+		if err := writeSecret(path, id+"\n"); err != nil {
+			return "", fmt.Errorf("replica id: %w", err)
+		}
+		return id, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("replica id: %w", err)
+	}
+	id := strings.TrimSpace(string(data))
+	if id == "" {
+		return "", fmt.Errorf("%s is empty: remove it and rekey writes a new one", path)
+	}
+	return id, nil
+}
 
 // masterKey returns the master key from REKEY_MASTER_KEY, or from the data
 // directory, generating it there on first start.

@@ -273,6 +273,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("serving plain HTTP (--insecure-http): put a TLS-terminating proxy in front, and set --public-url to its URL")
 		}
 		runner := ops.New(store, logger)
+		rid, err := replicaID(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		runner.Owner = "runner:" + rid
 		runner.OperationRetention, runner.UsageRetention, runner.AuditRetention = cfg.OperationRetention, cfg.UsageRetention, cfg.AuditRetention
 		runner.Lease = cfg.OperationLease
 		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention, cfg.AuditRetention)
