@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/metrics"
 	"github.com/rekey-dev/rekey/throttle"
@@ -83,6 +85,9 @@ type Gateway struct {
 	closeOnce sync.Once
 	streams   streams       // open long-lived responses, re-checked on changes
 	sem       chan struct{} // bounds concurrent mirror requests
+
+	clientsMu sync.Mutex
+	clients   map[string]*fasthttp.HostClient // the fast engine's, by scheme://host:port; guarded by clientsMu
 
 	dirtyMu sync.Mutex
 	dirty   []*keySet // key sets with unflushed usage; guarded by dirtyMu
@@ -215,9 +220,7 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	ready := g.cfg.Ready
 	if ready == nil {
-		ready = func(ctx context.Context) error {
-			return g.cfg.Source.View(ctx, func(rekey.Tx) error { return nil })
-		}
+		ready = g.storeReady
 	}
 	if err := ready(ctx); err != nil {
 		g.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "gateway not ready: the store does not answer", slog.String("err", err.Error()))
@@ -225,6 +228,11 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeProbe(w, http.StatusOK, "ready")
+}
+
+// storeReady is the default readiness check: an empty read transaction.
+func (g *Gateway) storeReady(ctx context.Context) error {
+	return g.cfg.Source.View(ctx, func(rekey.Tx) error { return nil })
 }
 
 func writeProbe(w http.ResponseWriter, status int, word string) {

@@ -67,7 +67,7 @@ func BenchmarkProxy(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer gw.Stop(context.Background())
-	srv := httptest.NewServer(gw)
+	srv := serveGateway(b, gw)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	url := srv.URL + "/endpoints/bench/score"

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// target is one upstream of the data plane (a deployment, or a QnA
+// account's runtime) as both engines see it. It is the RoundTripper of the
+// net/http engine's reverse proxy for that upstream, so the table, which
+// keeps the proxy, hands the fast engine its target too.
+type target struct {
+	rt                   http.RoundTripper // the net/http engine's shared transport
+	hc                   *fasthttp.HostClient
+	prefix               string // scheme://host and the base path without its trailing '/'
+	originLen            int    // of scheme://host in prefix
+	host                 string // the Host the upstream is sent
+	rawQuery             string // the base URL's query
+	endpoint, deployment string
+	qna                  bool
+}
+
+func (t *target) RoundTrip(r *http.Request) (*http.Response, error) { return t.rt.RoundTrip(r) }
+
+// newTarget describes an upstream. Targets of one address share a
+// HostClient, so a table change that rebuilds a route keeps its idle
+// keep-alive connections.
+func (g *Gateway) newTarget(u *url.URL, endpoint, deployment string, qna bool) *target {
+	t := &target{rt: g.transport, endpoint: endpoint, deployment: deployment, qna: qna, host: u.Host, rawQuery: u.RawQuery}
+	t.originLen = len(u.Scheme + "://" + u.Host)
+	t.prefix = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
+	https := strings.EqualFold(u.Scheme, "https")
+	addr := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if https {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	key := u.Scheme + "://" + addr
+	g.clientsMu.Lock()
+	defer g.clientsMu.Unlock()
+	if g.clients == nil {
+		g.clients = map[string]*fasthttp.HostClient{}
+	}
+	if t.hc = g.clients[key]; t.hc == nil {
+		t.hc = &fasthttp.HostClient{
+			Addr:  addr,
+			IsTLS: https,
+			Dial:  g.dialUpstream,
+			// The wait for the response headers; cleared once they are
+			// in, so a streaming body is never cut off (see fastForward).
+			ReadTimeout:               g.cfg.ResponseHeaderTimeout,
+			MaxConns:                  1024,
+			MaxIdleConnDuration:       90 * time.Second,
+			MaxIdemponentCallAttempts: 2,
+			RetryIfErr:                retryUnanswered,
+			NoDefaultUserAgentHeader:  true,
+			DisablePathNormalizing:    true,
+			StreamResponseBody:        true,
+			SecureErrorLogMessage:     true,
+		}
+		g.clients[key] = t.hc
+	}
+	return t
+}
+
+// retryUnanswered retries, once, a request whose kept-alive connection
+// the upstream had closed: it answered nothing, so it did not serve the
+// request. fasthttp never retries a streamed body; only small bodies,
+// held in memory, are sent again.
+func retryUnanswered(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+	return false, attempts < 2 && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+}
+
+// dialUpstream opens an upstream connection within ConnectTimeout.
+func (g *Gateway) dialUpstream(addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: g.cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	uc := &upstreamConn{Conn: c}
+	uc.raddr = connAddr{Addr: c.RemoteAddr(), c: uc}
+	return uc, nil
+}
+
+// upstreamConn is an upstream connection that a response can name: its
+// RemoteAddr, which fasthttp records in the Response, leads back to it.
+// The gateway needs the connection of a response to lift the header
+// timeout for a streaming body, and to close a stream whose credential
+// stopped being valid.
+type upstreamConn struct {
+	net.Conn
+	raddr connAddr
+}
+
+func (c *upstreamConn) RemoteAddr() net.Addr { return &c.raddr }
+
+type connAddr struct {
+	net.Addr
+	c *upstreamConn
+}
+
+// connOfResponse returns the connection resp came on, or nil.
+func connOfResponse(resp *fasthttp.Response) *upstreamConn {
+	if a, ok := resp.RemoteAddr().(*connAddr); ok {
+		return a.c
+	}
+	return nil
+}
