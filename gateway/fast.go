@@ -65,9 +65,12 @@ func (g *Gateway) NewFastServer(o FastOptions) *FastServer {
 		Handler:           s.handle,
 		ErrorHandler:      s.badRequest,
 		StreamRequestBody: true,
-		// Limits are the gateway's own (Config.MaxRequestBody), checked
-		// after the credential, as the net/http engine does.
-		MaxRequestBodySize:            1<<63 - 1,
+		// fasthttp reads up to this much of a streamed body before the
+		// handler runs (fasthttp's smallest is 1 byte): the gateway
+		// answers a request, refused or not, without waiting for its body.
+		// Bodies are limited by the gateway's own MaxRequestBody, after
+		// the credential, as on the net/http engine.
+		MaxRequestBodySize:            1,
 		ReadTimeout:                   o.ReadHeaderTimeout,
 		IdleTimeout:                   o.IdleTimeout,
 		DisableHeaderNamesNormalizing: false,
@@ -233,7 +236,7 @@ func splitRequestURI(uri []byte) (esc, query string, ok bool) {
 // the connection closes after it rather than wait for the rest of the
 // body (server.GuardStalls does the same on the net/http engine).
 func (s *FastServer) refuseUnread(ctx *fasthttp.RequestCtx) {
-	if ctx.Request.Header.ContentLength() != 0 {
+	if hasBody(&ctx.Request.Header) {
 		ctx.SetConnectionClose()
 	}
 }
@@ -276,3 +279,10 @@ func fastQnA(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// hasBody reports a request with a body: a Content-Length above 0, or
+// chunked (-1). fasthttp reports -2 for a request with neither header.
+func hasBody(h *fasthttp.RequestHeader) bool {
+	cl := h.ContentLength()
+	return cl > 0 || cl == -1
+}

@@ -379,7 +379,7 @@ func (g *Gateway) fastForward(x *exchange, t *target, lead, esc, query string, m
 		g.fastUpgrade(x, t)
 		return
 	}
-	if cl := ctx.Request.Header.ContentLength(); cl != 0 {
+	if cl := ctx.Request.Header.ContentLength(); hasBody(&ctx.Request.Header) {
 		x.body.init(ctx, x.s.opts.BodyTimeout)
 		switch {
 		case mirrored != nil:
@@ -603,7 +603,7 @@ func (g *Gateway) fastMirror(x *exchange, ep *endpoint, escPath, query string) i
 		hdr.Add(string(k), string(v))
 	}
 	r := (&http.Request{Method: string(ctx.Method()), URL: &url.URL{RawQuery: query}, Header: hdr, Body: http.NoBody}).WithContext(context.Background())
-	if cl := ctx.Request.Header.ContentLength(); cl != 0 {
+	if cl := ctx.Request.Header.ContentLength(); hasBody(&ctx.Request.Header) {
 		x.body.init(ctx, x.s.opts.BodyTimeout)
 		r.ContentLength, r.Body = int64(cl), io.NopCloser(&x.body)
 	}
