@@ -35,7 +35,8 @@ type exchange struct {
 	ctx  *fasthttp.RequestCtx
 	conn *fastConn
 
-	reqID                      string
+	id                         [36]byte
+	reqID                      string // views id: valid while the exchange is not pooled
 	method                     string // set when the access log is on
 	start, headerAt            time.Time
 	endpoint, deployment, slot string
@@ -69,7 +70,8 @@ var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 func (g *Gateway) beginFast(s *FastServer, ctx *fasthttp.RequestCtx) *exchange {
 	x := exchanges.Get().(*exchange)
 	x.g, x.s, x.ctx, x.conn = g, s, ctx, connOf(ctx)
-	x.reqID, x.start, x.slot, x.left = requestID(), time.Now(), "none", -1
+	newRequestID(&x.id)
+	x.reqID, x.start, x.slot, x.left = b2s(x.id[:]), time.Now(), "none", -1
 	if g.cfg.AccessLog {
 		x.method = string(ctx.Method())
 	}
@@ -89,7 +91,11 @@ func (x *exchange) done() {
 }
 
 func (x *exchange) report() {
-	x.g.report(context.Background(), x.reqID, x.method, x.endpoint, x.deployment, x.slot, x.status, x.truncated, x.proxied, x.start, x.headerAt)
+	id := x.reqID
+	if x.g.cfg.AccessLog || x.truncated {
+		id = strings.Clone(id) // logged: not a view of a pooled exchange
+	}
+	x.g.report(context.Background(), id, x.method, x.endpoint, x.deployment, x.slot, x.status, x.truncated, x.proxied, x.start, x.headerAt)
 }
 
 func (x *exchange) release() {
@@ -98,9 +104,15 @@ func (x *exchange) release() {
 	}
 	x.upReq.Reset()
 	x.upResp.Reset()
-	uri, buf := x.uri[:0], x.bodyBuf[:0]
-	*x = exchange{}
-	x.uri, x.bodyBuf = uri, buf
+	// Field by field: the upstream request and response keep their
+	// buffers for the next exchange.
+	x.g, x.s, x.ctx, x.conn = nil, nil, nil, nil
+	x.reqID, x.method, x.start, x.headerAt = "", "", time.Time{}, time.Time{}
+	x.endpoint, x.deployment, x.slot, x.status = "", "", "", 0
+	x.proxied, x.truncated, x.adm, x.until = false, false, admission{}, time.Time{}
+	x.t, x.uri, x.body, x.bodyBuf = nil, x.uri[:0], fastBody{}, x.bodyBuf[:0]
+	x.stream, x.left, x.up, x.timer = nil, 0, nil, nil
+	x.state.Store(exchangeOpen)
 	exchanges.Put(x)
 }
 
@@ -389,7 +401,16 @@ func (g *Gateway) fastForward(x *exchange, t *target, lead, esc, query string, m
 				x.bodyBuf = make([]byte, cl, maxHeldBody)
 			}
 			x.bodyBuf = x.bodyBuf[:cl]
-			if _, err := io.ReadFull(&x.body, x.bodyBuf); err != nil {
+			_, err := io.ReadFull(&x.body, x.bodyBuf)
+			if err == nil {
+				// Read the end too, so the body counts as read (the
+				// connection stays open) and fasthttp has nothing to drain.
+				var one [1]byte
+				if n, _ := x.body.Read(one[:]); n > 0 || !x.body.eof {
+					err = io.ErrUnexpectedEOF
+				}
+			}
+			if err != nil {
 				if x.body.err == nil {
 					x.body.err = &badBody{err}
 				}
@@ -468,7 +489,7 @@ func (x *exchange) watch() {
 		return
 	}
 	x.watched = true
-	x.adm.g, x.adm.cancel, x.adm.name, x.adm.reqID = x.g, x.revoke, x.endpoint, x.reqID
+	x.adm.g, x.adm.cancel, x.adm.name, x.adm.reqID = x.g, x.revoke, x.endpoint, strings.Clone(x.reqID)
 	x.adm.watch()
 }
 
@@ -526,7 +547,7 @@ func (g *Gateway) fastUpstreamError(x *exchange, err error) {
 	}
 	expired := !x.until.IsZero() && !time.Now().Before(x.until)
 	status, msg, _ := g.upstreamAnswer(err, expired, false, x.t.endpoint, x.t.deployment, x.t.qna)
-	g.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "upstream error", slog.String("request_id", x.reqID),
+	g.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "upstream error", slog.String("request_id", strings.Clone(x.reqID)),
 		slog.String("endpoint", x.t.endpoint), slog.String("deployment", x.t.deployment), slog.String("err", err.Error()))
 	x.ctx.Response.Header.Del("Content-Length")
 	if x.t.qna {

@@ -333,11 +333,18 @@ func (bufferPool) Put(b []byte) { buffers.Put(b) }
 // to be unique, not secret, so it comes from the runtime's fast
 // per-thread generator rather than crypto/rand.
 func requestID() string {
+	var out [36]byte
+	newRequestID(&out)
+	return string(out[:])
+}
+
+// newRequestID writes a new request id into out, for callers that keep
+// it without a string of its own.
+func newRequestID(out *[36]byte) {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -347,5 +354,4 @@ func requestID() string {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
 }
