@@ -229,7 +229,31 @@ func splitRequestURI(uri []byte) (esc, query string, ok bool) {
 		}
 	}
 	esc, query, _ = strings.Cut(s, "?")
+	if !validEscaped(esc) {
+		// As net/http's URL.EscapedPath does: a target with bytes a path
+		// may not hold as they are ('#', a space) is escaped again, so
+		// that an upstream sees them as path bytes, not a fragment.
+		u, err := url.ParseRequestURI(esc)
+		if err != nil {
+			return "", "", false
+		}
+		esc = u.EscapedPath()
+	}
 	return esc, query, true
+}
+
+// validEscaped reports whether esc holds only what an escaped path may
+// hold as it is (net/url's validEncoded).
+func validEscaped(esc string) bool {
+	for i := 0; i < len(esc); i++ {
+		switch c := esc[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // refuseUnread marks an answer given before the request body was read:
