@@ -70,7 +70,10 @@ func (g *Gateway) NewFastServer(o FastOptions) *FastServer {
 		// answers a request, refused or not, without waiting for its body.
 		// Bodies are limited by the gateway's own MaxRequestBody, after
 		// the credential, as on the net/http engine.
-		MaxRequestBodySize:            1,
+		MaxRequestBodySize: 1,
+		// Request headers up to 32 KiB (fasthttp's default is 4 KiB;
+		// tokens and cookies can be long); larger get 431.
+		ReadBufferSize:                32 << 10,
 		ReadTimeout:                   o.ReadHeaderTimeout,
 		IdleTimeout:                   o.IdleTimeout,
 		DisableHeaderNamesNormalizing: false,

@@ -61,6 +61,7 @@ func (g *Gateway) newTarget(u *url.URL, endpoint, deployment string, qna bool) *
 			// in, so a streaming body is never cut off (see fastForward).
 			ReadTimeout:               g.cfg.ResponseHeaderTimeout,
 			MaxConns:                  1024,
+			ReadBufferSize:            32 << 10, // upstream response headers up to 32 KiB
 			MaxIdleConnDuration:       90 * time.Second,
 			MaxIdemponentCallAttempts: 2,
 			RetryIfErr:                retryUnanswered,
