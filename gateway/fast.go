@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -304,8 +303,6 @@ func fastQnA(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 	ctx.Response.ResetBody()
 	ctx.Write(qnaBody(code, msg))
 }
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // hasBody reports a request with a body: a Content-Length above 0, or
 // chunked (-1). fasthttp reports -2 for a request with neither header.
