@@ -163,10 +163,15 @@ func connOf(ctx *fasthttp.RequestCtx) *fastConn {
 
 // handle routes a request as Gateway.ServeHTTP does.
 func (s *FastServer) handle(ctx *fasthttp.RequestCtx) {
-	if s.opts.BodyTimeout > 0 {
-		// A keep-alive connection carries the previous response's
-		// deadline; this response's headers get their own.
-		ctx.SetWriteDeadline(time.Now().Add(s.opts.BodyTimeout))
+	if d := s.opts.BodyTimeout; d > 0 {
+		// The answer's headers (and a body written with them) get d from
+		// when the handler returns, after any wait for the upstream; a
+		// relayed body gets d per write (exchange.Read).
+		defer func() {
+			if !ctx.Hijacked() {
+				ctx.SetWriteDeadline(time.Now().Add(d))
+			}
+		}()
 	}
 	esc, query, ok := splitRequestURI(ctx.Request.Header.RequestURI())
 	path := esc

@@ -775,6 +775,7 @@ func (g *Gateway) fastUpgrade(x *exchange, t *target) {
 	head.WriteString("\r\n")
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(client net.Conn) {
+		client.SetDeadline(time.Time{}) // an upgraded connection lasts as long as its peers like
 		var once sync.Once
 		closeBoth := func() { once.Do(func() { c.Close(); client.Close() }) }
 		x.adm.g, x.adm.cancel, x.adm.name, x.adm.reqID = g, closeBoth, x.endpoint, x.reqID
