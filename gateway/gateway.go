@@ -1,7 +1,9 @@
 // Package gateway is rekey's data plane: it authenticates scoring and QnA
 // runtime requests against the keys the management API rotates, and
 // forwards them to real upstreams (a model server such as vLLM, Ollama or
-// Triton, or a QnA runtime) with httputil.ReverseProxy.
+// Triton, or a QnA runtime). Two HTTP layers serve it with the same
+// answers: FastServer, on fasthttp (rekey serve's default), and the
+// Gateway itself as an http.Handler, with httputil.ReverseProxy.
 //
 // Keys are checked against an in-memory table of key fingerprints that
 // the store's change feed keeps current: in the same process the table is
