@@ -60,7 +60,10 @@ func (g *Gateway) newTarget(u *url.URL, endpoint, deployment string, qna bool) *
 			// The wait for the response headers; cleared once they are
 			// in, so a streaming body is never cut off (see fastForward).
 			ReadTimeout:               g.cfg.ResponseHeaderTimeout,
-			MaxConns:                  1024,
+			// No practical cap, as with net/http's Transport: a client
+			// connection has one request in flight at a time, and
+			// --gateway-max-connections bounds those.
+			MaxConns:                  1 << 16,
 			ReadBufferSize:            32 << 10, // upstream response headers up to 32 KiB
 			MaxIdleConnDuration:       90 * time.Second,
 			MaxIdemponentCallAttempts: 2,
