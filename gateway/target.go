@@ -59,7 +59,7 @@ func (g *Gateway) newTarget(u *url.URL, endpoint, deployment string, qna bool) *
 			Dial:  g.dialUpstream,
 			// The wait for the response headers; cleared once they are
 			// in, so a streaming body is never cut off (see fastForward).
-			ReadTimeout:               g.cfg.ResponseHeaderTimeout,
+			ReadTimeout: g.cfg.ResponseHeaderTimeout,
 			// No practical cap, as with net/http's Transport: a client
 			// connection has one request in flight at a time, and
 			// --gateway-max-connections bounds those.
