@@ -70,3 +70,44 @@ func TestFastBodyTimeoutIsPerWrite(t *testing.T) {
 		t.Errorf("an upgraded connection idle for longer than the body timeout was closed")
 	}
 }
+
+// TestChunkedLimitsAndHopHeaders runs on the engine under test: a chunked
+// body over the limit gets 413 and a malformed one 400, without reaching
+// the upstream whole; hop-by-hop headers (and those Connection names)
+// stay on the client's hop; the upstream gets X-Forwarded-For; HEAD is
+// relayed.
+func TestChunkedLimitsAndHopHeaders(t *testing.T) {
+	e := newEnv(t, func(c *gateway.Config) { c.MaxRequestBody = 1024 })
+	up := newUpstream(t, "blue")
+	_, p, _ := e.endpoint("ep1", rekey.AuthKey, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	chunked := func(body string) string {
+		return "POST /endpoints/ep1/score HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer " + p + "\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+	}
+	big := strings.Repeat("x", 600)
+	if got := raw(t, addr, chunked("258\r\n"+big+"\r\n258\r\n"+big+"\r\n0\r\n\r\n")); len(got) == 0 || got[0] != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked body of 1200 bytes over a 1024 limit = %v, want 413", got)
+	}
+	if got := raw(t, addr, chunked("zz\r\nxx\r\n0\r\n\r\n")); len(got) == 0 || got[0] != http.StatusBadRequest {
+		t.Errorf("malformed chunked body = %v, want 400", got)
+	}
+	if got := raw(t, addr, chunked("2\r\n{}\r\n0\r\n\r\n")); len(got) == 0 || got[0] != http.StatusOK {
+		t.Errorf("chunked body within the limit = %v, want 200", got)
+	}
+
+	resp, _ := e.call("POST", "/endpoints/ep1/score", "Bearer "+p, "{}", "Connection", "X-Hop", "X-Hop", "secret-hop", "Keep-Alive", "timeout=5", "X-Kept", "1")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	h := up.last().Header
+	if h.Get("X-Hop") != "" || h.Get("Keep-Alive") != "" {
+		t.Errorf("hop-by-hop headers reached the upstream: X-Hop=%q Keep-Alive=%q", h.Get("X-Hop"), h.Get("Keep-Alive"))
+	}
+	if h.Get("X-Kept") != "1" || h.Get("X-Forwarded-For") != "127.0.0.1" || h.Get("X-Forwarded-Proto") != "http" {
+		t.Errorf("upstream saw X-Kept=%q X-Forwarded-For=%q X-Forwarded-Proto=%q, want 1, 127.0.0.1, http", h.Get("X-Kept"), h.Get("X-Forwarded-For"), h.Get("X-Forwarded-Proto"))
+	}
+	head, _ := e.call("HEAD", "/endpoints/ep1/score", "Bearer "+p, "")
+	if head.StatusCode != 200 || head.Header.Get("Azureml-Model-Deployment") != "blue" {
+		t.Errorf("HEAD = %d, deployment %q; want 200 from blue", head.StatusCode, head.Header.Get("Azureml-Model-Deployment"))
+	}
+}
