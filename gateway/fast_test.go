@@ -111,3 +111,24 @@ func TestChunkedLimitsAndHopHeaders(t *testing.T) {
 		t.Errorf("HEAD = %d, deployment %q; want 200 from blue", head.StatusCode, head.Header.Get("Azureml-Model-Deployment"))
 	}
 }
+
+// TestUpstreamClosedIdleConnection: an upstream that closes kept-alive
+// connections after a short idle time does not turn the next request
+// into a 502.
+func TestUpstreamClosedIdleConnection(t *testing.T) {
+	e := newEnv(t)
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	up.Config.IdleTimeout = 100 * time.Millisecond
+	up.Start()
+	t.Cleanup(up.Close)
+	_, p, _ := e.endpoint("ep1", rekey.AuthKey, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
+	for i, body := range []string{"{}", "{}", strings.Repeat("x", 64<<10), strings.Repeat("x", 64<<10)} {
+		if resp, got := e.call("POST", "/endpoints/ep1/score", "Bearer "+p, body); resp.StatusCode != 200 {
+			t.Errorf("request %d (%d bytes), after the upstream closed the idle connection = %d %s, want 200", i, len(body), resp.StatusCode, got)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}

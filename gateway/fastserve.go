@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -51,6 +52,7 @@ type exchange struct {
 	uri     []byte
 	body    fastBody
 	bodyBuf []byte
+	keepBuf []byte        // fastBody.keep's storage
 	stream  io.Reader     // the upstream's response body
 	left    int64         // what MaxResponseBody still lets through; < 0: no limit
 	up      *upstreamConn // the connection stream comes on
@@ -110,7 +112,7 @@ func (x *exchange) release() {
 	x.reqID, x.method, x.start, x.headerAt = "", "", time.Time{}, time.Time{}
 	x.endpoint, x.deployment, x.slot, x.status = "", "", "", 0
 	x.proxied, x.truncated, x.adm, x.until = false, false, admission{}, time.Time{}
-	x.t, x.uri, x.body, x.bodyBuf = nil, x.uri[:0], fastBody{}, x.bodyBuf[:0]
+	x.t, x.uri, x.body, x.bodyBuf, x.keepBuf = nil, x.uri[:0], fastBody{}, x.bodyBuf[:0], x.keepBuf[:0]
 	x.stream, x.left, x.up, x.timer = nil, 0, nil, nil
 	x.state.Store(exchangeOpen)
 	exchanges.Put(x)
@@ -419,15 +421,21 @@ func (g *Gateway) fastForward(x *exchange, t *target, lead, esc, query string, m
 			}
 			req.SetBodyRaw(x.bodyBuf)
 		default:
+			if x.keepBuf == nil {
+				x.keepBuf = make([]byte, 0, maxReplay)
+			}
+			x.body.keep = x.keepBuf[:0]
 			req.SetBodyStream(&x.body, cl)
 		}
 	}
 	resp := &x.upResp
-	var err error
-	if !x.until.IsZero() {
-		err = t.hc.DoDeadline(req, resp, x.until)
-	} else {
-		err = t.hc.Do(req, resp)
+	err := x.do(req, resp)
+	if errors.Is(err, errStaleConn) && x.body.rewind() {
+		// The kept-alive connection was found closed before the request
+		// went out on it: send it again, with the part of the body
+		// fasthttp had taken.
+		req.SetBodyStream(&x.body, ctx.Request.Header.ContentLength())
+		err = x.do(req, resp)
 	}
 	if err != nil {
 		g.fastUpstreamError(x, err)
@@ -482,6 +490,19 @@ func (g *Gateway) fastForward(x *exchange, t *target, lead, esc, query string, m
 	}
 	ctx.Response.SetBodyStream(x, size)
 }
+
+func (x *exchange) do(req *fasthttp.Request, resp *fasthttp.Response) error {
+	if !x.until.IsZero() {
+		return x.t.hc.DoDeadline(req, resp, x.until)
+	}
+	return x.t.hc.Do(req, resp)
+}
+
+// maxReplay is how much of a streamed request body is kept, so that the
+// request can be sent again when its kept-alive connection turns out
+// closed before any of it went out (fasthttp has taken at most a buffer
+// of it by then).
+const maxReplay = 64 << 10
 
 // watch has the exchange's admission re-checked while its response lasts.
 func (x *exchange) watch() {
@@ -575,6 +596,21 @@ type fastBody struct {
 	started bool
 	eof     bool
 	err     error
+	// keep records what was read, up to its capacity, for rewind;
+	// replay is how much of it a rewound body has given again.
+	keep      []byte
+	noReplay  bool
+	replaying bool
+	replay    int
+}
+
+// rewind makes the body start again, if all that was read of it is kept.
+func (b *fastBody) rewind() bool {
+	if b.keep == nil || b.noReplay || b.err != nil {
+		return false
+	}
+	b.replaying, b.replay = true, 0
+	return true
 }
 
 func (b *fastBody) init(ctx *fasthttp.RequestCtx, d time.Duration) {
@@ -588,6 +624,14 @@ func (b *fastBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	if b.replaying {
+		if b.replay < len(b.keep) {
+			n := copy(p, b.keep[b.replay:])
+			b.replay += n
+			return n, nil
+		}
+		b.replaying = false
+	}
 	if b.eof {
 		return 0, io.EOF
 	}
@@ -596,6 +640,13 @@ func (b *fastBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	if b.keep != nil && !b.noReplay {
+		if len(b.keep)+n <= cap(b.keep) {
+			b.keep = append(b.keep, p[:n]...)
+		} else {
+			b.noReplay = true
+		}
+	}
 	if b.limit >= 0 && b.n > b.limit {
 		b.err = &http.MaxBytesError{Limit: b.limit}
 		return 0, b.err

@@ -63,9 +63,11 @@ func (g *Gateway) newTarget(u *url.URL, endpoint, deployment string, qna bool) *
 			// No practical cap, as with net/http's Transport: a client
 			// connection has one request in flight at a time, and
 			// --gateway-max-connections bounds those.
-			MaxConns:                  1 << 16,
-			ReadBufferSize:            32 << 10, // upstream response headers up to 32 KiB
-			MaxIdleConnDuration:       90 * time.Second,
+			MaxConns:       1 << 16,
+			ReadBufferSize: 32 << 10, // upstream response headers up to 32 KiB
+			// A connection the upstream closed meanwhile is found
+			// before it is used (upstreamConn.Write).
+			MaxIdleConnDuration:       30 * time.Second,
 			MaxIdemponentCallAttempts: 2,
 			RetryIfErr:                retryUnanswered,
 			NoDefaultUserAgentHeader:  true,
@@ -83,7 +85,7 @@ func (g *Gateway) newTarget(u *url.URL, endpoint, deployment string, qna bool) *
 // request. fasthttp never retries a streamed body; only small bodies,
 // held in memory, are sent again.
 func retryUnanswered(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
-	return false, attempts < 2 && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+	return false, attempts < 2 && (errors.Is(err, errStaleConn) || errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
@@ -106,6 +108,41 @@ func (g *Gateway) dialUpstream(addr string) (net.Conn, error) {
 type upstreamConn struct {
 	net.Conn
 	raddr connAddr
+	// lastRead is when a read last returned data (the end of the last
+	// response, roughly), or 0 once a write followed it; only the
+	// goroutine using the connection touches it.
+	lastRead int64
+}
+
+// staleAfter is how long a kept-alive connection may idle before the
+// next request on it first checks that the upstream has not closed it.
+const staleAfter = 10 * time.Millisecond
+
+// errStaleConn refuses to send on a kept-alive connection the upstream
+// has closed, before anything of the request is sent: the request can
+// then go on another connection.
+var errStaleConn = errors.New("the upstream closed the kept-alive connection")
+
+func (c *upstreamConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRead = time.Now().UnixNano()
+	}
+	return n, err
+}
+
+// Write checks, at the start of a request on a connection that idled,
+// that the upstream has not closed it meanwhile: fasthttp, unlike
+// net/http's transport, does not watch idle connections.
+func (c *upstreamConn) Write(p []byte) (int, error) {
+	if c.lastRead != 0 {
+		idle := time.Now().UnixNano() - c.lastRead
+		c.lastRead = 0
+		if idle > int64(staleAfter) && closedByPeer(c.Conn) {
+			return 0, errStaleConn
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *upstreamConn) RemoteAddr() net.Addr { return &c.raddr }
