@@ -764,11 +764,12 @@ func isUpgrade(h *fasthttp.RequestHeader) bool {
 func (g *Gateway) fastUpgrade(x *exchange, t *target) {
 	ctx := x.ctx
 	addr := t.hc.Addr
-	c, err := g.dialUpstream(addr)
+	uc, err := g.dial(addr)
 	if err != nil {
 		g.fastUpstreamError(x, err)
 		return
 	}
+	var c net.Conn = uc
 	if t.hc.IsTLS {
 		host, _, _ := net.SplitHostPort(addr)
 		tc := tls.Client(c, &tls.Config{ServerName: host})

@@ -89,8 +89,18 @@ func retryUnanswered(_ *fasthttp.Request, attempts int, err error) (bool, bool) 
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
-// dialUpstream opens an upstream connection within ConnectTimeout.
+// dialUpstream opens a kept-alive upstream connection for a HostClient,
+// within ConnectTimeout.
 func (g *Gateway) dialUpstream(addr string) (net.Conn, error) {
+	uc, err := g.dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	uc.probe = true
+	return uc, nil
+}
+
+func (g *Gateway) dial(addr string) (*upstreamConn, error) {
 	c, err := (&net.Dialer{Timeout: g.cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).Dial("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -112,6 +122,10 @@ type upstreamConn struct {
 	// response, roughly), or 0 once a write followed it; only the
 	// goroutine using the connection touches it.
 	lastRead int64
+	// probe: check for a close before a request (HostClient
+	// connections, which are read only after a request is written; not
+	// an upgraded connection, read and written at once).
+	probe bool
 }
 
 // staleAfter is how long a kept-alive connection may idle before the
@@ -135,7 +149,7 @@ func (c *upstreamConn) Read(p []byte) (int, error) {
 // that the upstream has not closed it meanwhile: fasthttp, unlike
 // net/http's transport, does not watch idle connections.
 func (c *upstreamConn) Write(p []byte) (int, error) {
-	if c.lastRead != 0 {
+	if c.probe && c.lastRead != 0 {
 		idle := time.Now().UnixNano() - c.lastRead
 		c.lastRead = 0
 		if idle > int64(staleAfter) && closedByPeer(c.Conn) {
