@@ -52,6 +52,13 @@ type Operation struct {
 	CreatedAt    time.Time
 	NotBefore    time.Time // the runner does not complete it earlier (artificial duration)
 	EndedAt      time.Time // zero until terminal
+	// StartedBy is the id of the principal whose request started it: it
+	// may always follow the operation's URLs, whatever its roles.
+	StartedBy string `json:",omitempty"`
+	// LeaseOwner is the runner (one per process) that claimed the
+	// operation, until LeaseUntil; another runner may claim it after.
+	LeaseOwner string    `json:",omitempty"`
+	LeaseUntil time.Time `json:",omitzero"`
 }
 
 // OperationRef names the long-running operation that last wrote a

@@ -9,14 +9,17 @@ import (
 // resource change and the operation that reports it commit together or not
 // at all; a nil return from Update means the change is durable.
 //
-// Implementations: store/sqlite (embedded default). Every implementation
-// passes store/storetest.
+// Implementations: store/sqlite (embedded default) and store/postgres
+// (PostgreSQL, shared by several replicas; --database). Every
+// implementation passes store/storetest.
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction and commits it when fn
 	// returns nil. An error from fn rolls everything back and is returned
-	// as is.
+	// as is. fn may run more than once: store/postgres runs a transaction
+	// that PostgreSQL aborted as a serialization failure or deadlock
+	// again, so fn must not act outside the transaction.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Watch registers fn to be called after every committed Update that
 	// appended to the change feed, before Update returns. fn must be quick
@@ -25,6 +28,20 @@ type Store interface {
 	// Ready reports whether the store is open and migrated.
 	Ready(ctx context.Context) error
 	Close() error
+}
+
+// Notifier is implemented by stores that can say when the change feed may
+// have grown, so that a gateway's table and the operation runner follow
+// it at once rather than on their next poll. It is only a wake-up: a
+// receiver reads the feed from where it stopped, so a lost or coalesced
+// notification delays a change (until the receiver's fallback poll) but
+// never loses it.
+type Notifier interface {
+	// Notify returns a channel that receives a value, coalesced, after a
+	// change-feed append committed by this process or (for a store that
+	// several processes share) by another, and after the store reconnects
+	// to a database it lost. It stops when ctx is done.
+	Notify(ctx context.Context) <-chan struct{}
 }
 
 // Tx is a transaction. Its methods use the context Update or View was
@@ -114,9 +131,18 @@ type Tx interface {
 	// DueOperations returns up to limit InProgress operations whose
 	// NotBefore is at or before now, oldest first.
 	DueOperations(now time.Time, limit int) ([]*Operation, error)
-	// NextOperation returns the earliest NotBefore of an InProgress
-	// operation, and false when there is none.
+	// NextOperation returns the earliest time an InProgress operation can
+	// be claimed (the later of its NotBefore and its LeaseUntil), and false
+	// when there is none.
 	NextOperation() (time.Time, bool, error)
+	// ClaimOperations leases up to limit due InProgress operations to
+	// owner until now+lease, oldest first, and returns them with the
+	// lease set. An operation is due when its NotBefore is at or before
+	// now and it holds no lease that ends after now: an operation whose
+	// runner died is claimed again once its lease ends. Two transactions
+	// claiming at once never get the same operation (on a shared store,
+	// the second skips the rows the first holds).
+	ClaimOperations(owner string, now time.Time, lease time.Duration, limit int) ([]*Operation, error)
 	// PruneOperations deletes up to limit terminal operations that ended
 	// before t (an operation without EndedAt counts from CreatedAt) and
 	// returns how many it deleted. InProgress operations are never pruned.
@@ -133,9 +159,33 @@ type Tx interface {
 	// PutServicePrincipal creates or replaces sp. Two principals may not
 	// share an appId or an objectId (Conflict).
 	PutServicePrincipal(sp *ServicePrincipal) (created bool, err error)
+	// DeleteServicePrincipal removes the principal and, in the same
+	// transaction, every role assignment to its objectId.
 	DeleteServicePrincipal(appID string) error
 	// ServicePrincipals lists every service principal, oldest first.
 	ServicePrincipals() ([]*ServicePrincipal, error)
+
+	// RoleDefinitions lists the custom role definitions (built-in roles
+	// are not stored), oldest first.
+	RoleDefinitions() ([]*RoleDefinition, error)
+	// PutRoleDefinition creates or replaces the custom role with d's ID
+	// and reports whether it was created. Role names are unique among
+	// custom roles, case-insensitively (Conflict).
+	PutRoleDefinition(d *RoleDefinition) (created bool, err error)
+	// DeleteRoleDefinition removes a custom role; NotFound when there is
+	// none with that ID. Callers refuse while assignments use it.
+	DeleteRoleDefinition(id string) error
+	// RoleAssignments lists every role assignment, oldest first. Servers
+	// hold few, so callers filter by scope and principal themselves.
+	RoleAssignments() ([]*RoleAssignment, error)
+	// PutRoleAssignment creates the assignment with a's ID; Conflict when
+	// that ID exists. Assignments are never updated, as in ARM.
+	PutRoleAssignment(a *RoleAssignment) error
+	// DeleteRoleAssignment removes an assignment; NotFound without it.
+	DeleteRoleAssignment(id string) error
+	// Every change to role definitions and assignments, including those
+	// DeleteServicePrincipal makes, appends a ChangedRoles entry to the
+	// change feed.
 
 	// SigningKeys lists the token service's signing keys, oldest first.
 	SigningKeys() ([]*SigningKey, error)
@@ -143,12 +193,25 @@ type Tx interface {
 	PutSigningKey(k *SigningKey) error
 	DeleteSigningKey(kid string) error
 
+	// AppendAudit appends r to the audit log and sets r.Seq, which grows
+	// with every append. Call it in the transaction of the change r
+	// describes, so that both commit or neither does.
+	AppendAudit(r *AuditRecord) error
+	// AuditRecords returns up to f.Limit (at most MaxAuditPage) records
+	// that match f, newest first (by Seq, descending).
+	AuditRecords(f AuditFilter) ([]AuditRecord, error)
+	// PruneAudit deletes up to limit records older than before and
+	// returns how many it deleted.
+	PruneAudit(before time.Time, limit int) (int, error)
+
 	// Reset removes every resource (workspaces, endpoints, deployments,
 	// accounts), every key, usage count and operation, and the change
 	// feed's history, and appends one ChangedAll entry, so that a gateway
 	// following the feed drops everything it holds at once. It keeps the
 	// server's identity: principals (the admin credential), service
-	// principals, signing keys and settings such as the tenant.
+	// principals, signing keys, settings such as the tenant, role
+	// definitions and assignments; and the audit log, which records the
+	// reset itself.
 	Reset() error
 
 	// Setting returns a server-wide setting (Setting* names); NotFound

@@ -24,6 +24,19 @@ type TokenVerifier interface {
 	VerifyToken(ctx context.Context, token string) (until time.Time, err error)
 }
 
+// Authorizer decides whether the holder of a verified AADToken token may
+// score an endpoint: Azure RBAC's
+// Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action
+// over the endpoint. cmd/rekey wires package authz in; it caches its
+// decisions, so this runs on every scoring request without a store read.
+// A nil Config.Authz lets every verified token score.
+type Authorizer interface {
+	// AuthorizeScore reports whether token's principal may score the
+	// endpoint whose resource id (lower-cased, Endpoint.ID.Key()) is
+	// endpoint, and its refusal message when not.
+	AuthorizeScore(ctx context.Context, token, endpoint string) (ok bool, msg string, err error)
+}
+
 // Messages of AADToken refusals. Azure ML's front end starts them with
 // "aad_token_auth_access_denied".
 const (
@@ -37,10 +50,12 @@ const (
 // that token expires, so a long stream does not outlive its credential.
 var errTokenExpired = errors.New("the request's access token expired")
 
-// verifyAAD checks an AADToken endpoint's bearer token. Status 200: the
-// token is accepted until until; 401: it is refused, and msg says why;
-// another status: the verifier failed.
-func (g *Gateway) verifyAAD(ctx context.Context, token string) (until time.Time, status int, msg string) {
+// verifyAAD checks an AADToken endpoint's bearer token and, with an
+// Authorizer, the token's principal's score/action over the endpoint
+// (its Key()). Status 200: the token is accepted until until; 401: it is
+// refused, and msg says why; 403: its principal may not score here;
+// another status: the verifier or the authorizer failed.
+func (g *Gateway) verifyAAD(ctx context.Context, token, endpoint string) (until time.Time, status int, msg string) {
 	switch {
 	case token == "":
 		return time.Time{}, http.StatusUnauthorized, aadMissingToken
@@ -49,6 +64,16 @@ func (g *Gateway) verifyAAD(ctx context.Context, token string) (until time.Time,
 	}
 	until, err := g.cfg.Tokens.VerifyToken(ctx, token)
 	switch {
+	case err == nil && g.cfg.Authz != nil:
+		ok, why, err := g.cfg.Authz.AuthorizeScore(ctx, token, endpoint)
+		switch {
+		case err != nil:
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "gateway: authorizing an access token", slog.String("err", err.Error()))
+			return time.Time{}, http.StatusServiceUnavailable, "The gateway could not authorize the access token now; retry shortly."
+		case !ok:
+			return time.Time{}, http.StatusForbidden, aadDenied + why
+		}
+		return until, http.StatusOK, ""
 	case err == nil:
 		return until, http.StatusOK, ""
 	case rekey.ErrorCode(err) == rekey.Unauthorized:

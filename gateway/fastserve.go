@@ -199,7 +199,7 @@ func (g *Gateway) fastScoring(s *FastServer, ctx *fasthttp.RequestCtx, escPath, 
 	}
 	var aadMsg string
 	if mode == rekey.AuthAADToken {
-		until, status, msg := g.verifyAAD(context.Background(), strings.Clone(cred))
+		until, status, msg := g.verifyAAD(context.Background(), strings.Clone(cred), ep.key)
 		switch status {
 		case http.StatusOK:
 			m.ok, x.until = true, until

@@ -13,6 +13,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"log"
 	"log/slog"
 	"net"
@@ -38,6 +39,9 @@ type Config struct {
 	// Tokens verifies the access tokens of AADToken endpoints; nil
 	// refuses them all.
 	Tokens TokenVerifier
+	// Authz authorizes verified AADToken callers (score/action); nil
+	// authorizes them all.
+	Authz Authorizer
 
 	// PropagationDelay simulates a stale cache in a cloud's propagation
 	// window: after a key change this gateway observes live, the new key
@@ -58,7 +62,8 @@ type Config struct {
 	// bound the upstream; a streaming body is never cut off.
 	ConnectTimeout, ResponseHeaderTimeout time.Duration
 	// SyncInterval is how often the change feed is polled for changes made
-	// by other processes (default 1s). UsageFlush is how often usage counts
+	// by other processes (default 1s): the fallback, when Source is a
+	// rekey.Notifier, for notifications lost while its listener was away. UsageFlush is how often usage counts
 	// are written to the store (default 2s).
 	SyncInterval, UsageFlush time.Duration
 	// AccessLog logs one line per request (default true via New's callers).
@@ -68,6 +73,9 @@ type Config struct {
 	// Ready reports whether the store answers, for /readyz; default: an
 	// empty read transaction on Source.
 	Ready func(ctx context.Context) error
+	// Database, when not nil, is the process's view of the database's
+	// reachability (since when it is down), shown in /readyz.
+	Database *metrics.Database
 }
 
 // Gateway is the data-plane handler. Start it after New; Stop flushes
@@ -93,6 +101,9 @@ type Gateway struct {
 
 	dirtyMu sync.Mutex
 	dirty   []*keySet // key sets with unflushed usage; guarded by dirtyMu
+
+	healthMu    sync.Mutex
+	behindSince time.Time // when syncing last started failing; zero once a sync succeeds; guarded by healthMu
 }
 
 // New builds a Gateway and loads its table from the store.
@@ -154,9 +165,35 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // store's Watch, so changes made in this process apply before their
 // Update returns.
 func (g *Gateway) Sync() {
-	if err := g.tbl.sync(context.Background(), g.cfg.Source); err != nil {
-		g.cfg.Logger.Error("gateway sync", "err", err)
+	g.syncNow(context.Background())
+}
+
+// syncNow syncs and records whether the gateway follows the store: while
+// it cannot, it keeps serving the table it last applied (no key can
+// change while nobody can write the database), and says so in /readyz.
+func (g *Gateway) syncNow(ctx context.Context) error {
+	err := g.tbl.sync(ctx, g.cfg.Source)
+	g.healthMu.Lock()
+	defer g.healthMu.Unlock()
+	switch {
+	case err == nil && !g.behindSince.IsZero():
+		g.cfg.Logger.Info("gateway caught up with the store's change feed", "behind_for", time.Since(g.behindSince).Round(time.Millisecond).String())
+		g.behindSince = time.Time{}
+	case err != nil && g.behindSince.IsZero():
+		g.behindSince = time.Now().UTC()
+		g.cfg.Logger.Error("gateway sync: the store does not answer; serving the key table last applied", "err", err)
+	case err != nil:
+		g.cfg.Logger.Debug("gateway sync", "err", err)
 	}
+	return err
+}
+
+// behind returns since when the gateway has not been able to follow the
+// store, or the zero time.
+func (g *Gateway) behind() time.Time {
+	g.healthMu.Lock()
+	defer g.healthMu.Unlock()
+	return g.behindSince
 }
 
 // Start runs the loops that follow other processes' changes and flush
@@ -164,6 +201,10 @@ func (g *Gateway) Sync() {
 func (g *Gateway) Start(ctx context.Context) {
 	ctx, g.stop = context.WithCancel(ctx)
 	g.wg.Add(1)
+	var notified <-chan struct{} // another replica changed the feed
+	if n, ok := g.cfg.Source.(rekey.Notifier); ok {
+		notified = n.Notify(ctx)
+	}
 	go func() {
 		defer g.wg.Done()
 		sync, flush := time.NewTicker(g.cfg.SyncInterval), time.NewTicker(g.cfg.UsageFlush)
@@ -173,8 +214,10 @@ func (g *Gateway) Start(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
+			case <-notified:
+				g.syncNow(ctx)
 			case <-sync.C:
-				g.Sync()
+				g.syncNow(ctx)
 			case <-flush.C:
 				g.FlushUsage(ctx)
 			}
@@ -215,8 +258,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveReady answers /readyz: ready once the key table is loaded (New
-// loads it) and the store answers, so an orchestrator sends traffic only
-// to a gateway that can check keys and follow their changes.
+// loads it). A gateway stays ready while the store does not answer, so
+// load balancers keep it: it serves the table it last applied, which is
+// exact, since no key can change while nobody can write the database.
+// The body says so ("database": "unreachable", and since when). When
+// the store answers again, the gateway catches up with the change feed
+// before it says "up".
 func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -224,12 +271,41 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	if ready == nil {
 		ready = g.storeReady
 	}
-	if err := ready(ctx); err != nil {
-		g.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "gateway not ready: the store does not answer", slog.String("err", err.Error()))
-		writeProbe(w, http.StatusServiceUnavailable, "unavailable")
+	err := ready(ctx)
+	if err == nil && !g.behind().IsZero() {
+		err = g.syncNow(ctx) // caught up before it says it follows
+	}
+	if err != nil {
+		since := g.behind()
+		if since.IsZero() {
+			since = time.Now().UTC()
+			if g.cfg.Database != nil {
+				if s, down := g.cfg.Database.Down(); down {
+					since = s
+				}
+			}
+		}
+		g.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "gateway ready on its last key table: the store does not answer", slog.String("err", err.Error()))
+		writeJSONProbe(w, http.StatusOK, readyBody{Status: "ready", Database: "unreachable", DatabaseUnreachableSince: since.Format(time.RFC3339Nano),
+			Message: "The database does not answer: this gateway serves the key table it last applied (no key can change meanwhile)."})
 		return
 	}
-	writeProbe(w, http.StatusOK, "ready")
+	writeJSONProbe(w, http.StatusOK, readyBody{Status: "ready", Database: "up"})
+}
+
+// readyBody is the gateway's /readyz answer.
+type readyBody struct {
+	Status                   string `json:"status"`
+	Database                 string `json:"database"`
+	DatabaseUnreachableSince string `json:"databaseUnreachableSince,omitempty"`
+	Message                  string `json:"message,omitempty"`
+}
+
+func writeJSONProbe(w http.ResponseWriter, status int, body readyBody) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
 }
 
 // storeReady is the default readiness check: an empty read transaction.

@@ -87,7 +87,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	if mode == rekey.AuthAADToken {
 		// Outside the table lock: a token not seen before may make the
 		// verifier reload its signing keys.
-		until, status, msg := g.verifyAAD(r.Context(), cred)
+		until, status, msg := g.verifyAAD(r.Context(), cred, ep.key)
 		switch status {
 		case http.StatusOK:
 			m.ok = true

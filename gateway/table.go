@@ -129,6 +129,16 @@ func newTable(kr *rekey.Keyring, logger *slog.Logger) *table {
 
 // load replaces the whole table with a snapshot of the store.
 func (t *table) load(ctx context.Context, src Source) error {
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
+	return t.loadLocked(ctx, src)
+}
+
+// loadLocked is load with syncMu held. The swap happens only when the
+// snapshot is at least as new as what the table holds: a load that read
+// its snapshot before a concurrent sync applied newer changes (or whose
+// database answered from an older state) never takes the table back.
+func (t *table) loadLocked(ctx context.Context, src Source) error {
 	var (
 		cursor int64
 		eps    []*rekey.Endpoint
@@ -159,6 +169,10 @@ func (t *table) load(ctx context.Context, src Source) error {
 	if err != nil {
 		return err
 	}
+	if cursor < t.cursor {
+		t.logger.Warn("gateway reload: the snapshot is older than the table; keeping the table", "snapshot_seq", cursor, "table_seq", t.cursor)
+		return nil
+	}
 	t.mu.Lock()
 	t.byName, t.byKey, t.accounts = map[string]*endpoint{}, map[string]*endpoint{}, map[string]*account{}
 	t.keys, t.qna, t.qnaByOwner = make(map[string]*keySet, len(keys)), map[fingerprint]string{}, map[string][]fingerprint{}
@@ -171,10 +185,8 @@ func (t *table) load(ctx context.Context, src Source) error {
 	for _, a := range accs {
 		t.setAccountLocked(a.ID.Key(), a)
 	}
-	t.mu.Unlock()
-	t.syncMu.Lock()
 	t.cursor = cursor
-	t.syncMu.Unlock()
+	t.mu.Unlock()
 	if t.changed != nil {
 		t.changed()
 	}
@@ -261,10 +273,7 @@ func (t *table) sync(ctx context.Context, src Source) error {
 			return err
 		}
 		if reload {
-			t.syncMu.Unlock()
-			err := t.load(ctx, src)
-			t.syncMu.Lock()
-			return err
+			return t.loadLocked(ctx, src)
 		}
 		t.mu.Lock()
 		for _, en := range todo {

@@ -179,7 +179,7 @@ func BenchmarkVerifyAADToken(b *testing.B) {
 		g := newGateway(svc.Verifier(identity.MLAudiences))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, status, _ := g.verifyAAD(ctx, tok); status != http.StatusOK {
+			if _, status, _ := g.verifyAAD(ctx, tok, ""); status != http.StatusOK {
 				b.Fatalf("status %d", status)
 			}
 		}
@@ -190,7 +190,7 @@ func BenchmarkVerifyAADToken(b *testing.B) {
 		for b.Loop() {
 			// A new Verifier has an empty cache; its keys are loaded.
 			g := newGateway(&identity.Verifier{Keys: keys, Tenant: tenant, Audiences: identity.MLAudiences})
-			if _, status, _ := g.verifyAAD(ctx, tok); status != http.StatusOK {
+			if _, status, _ := g.verifyAAD(ctx, tok, ""); status != http.StatusOK {
 				b.Fatalf("status %d", status)
 			}
 		}

@@ -11,24 +11,36 @@ import (
 // single SQLite writer is never held for long.
 const pruneBatch = 500
 
-// Prune deletes finished operations older than OperationRetention and
-// key-usage rows unused for UsageRetention (a zero retention keeps
-// everything of that kind), and returns how many rows of each it deleted.
-func (r *Runner) Prune(ctx context.Context) (ops, usage int, err error) {
+// Pruned counts the rows one Prune deleted, by kind.
+type Pruned struct {
+	Operations, Usage, Audit int
+}
+
+// Prune deletes finished operations older than OperationRetention,
+// key-usage rows unused for UsageRetention and audit records older than
+// AuditRetention (a zero retention keeps everything of that kind), and
+// returns how many rows of each it deleted.
+func (r *Runner) Prune(ctx context.Context) (n Pruned, err error) {
 	now := r.Now()
-	if r.OperationRetention > 0 {
-		if ops, err = prune(ctx, r, func(tx rekey.Tx) (int, error) {
-			return tx.PruneOperations(now.Add(-r.OperationRetention), pruneBatch)
-		}); err != nil {
-			return ops, 0, err
+	kinds := []struct {
+		retention time.Duration
+		count     *int
+		batch     func(tx rekey.Tx, before time.Time) (int, error)
+	}{
+		{r.OperationRetention, &n.Operations, func(tx rekey.Tx, before time.Time) (int, error) { return tx.PruneOperations(before, pruneBatch) }},
+		{r.UsageRetention, &n.Usage, func(tx rekey.Tx, before time.Time) (int, error) { return tx.PruneKeyUsage(before, pruneBatch) }},
+		{r.AuditRetention, &n.Audit, func(tx rekey.Tx, before time.Time) (int, error) { return tx.PruneAudit(before, pruneBatch) }},
+	}
+	for _, k := range kinds {
+		if k.retention <= 0 {
+			continue
+		}
+		before := now.Add(-k.retention)
+		if *k.count, err = prune(ctx, r, func(tx rekey.Tx) (int, error) { return k.batch(tx, before) }); err != nil {
+			return n, err
 		}
 	}
-	if r.UsageRetention > 0 {
-		usage, err = prune(ctx, r, func(tx rekey.Tx) (int, error) {
-			return tx.PruneKeyUsage(now.Add(-r.UsageRetention), pruneBatch)
-		})
-	}
-	return ops, usage, err
+	return n, nil
 }
 
 // prune runs one batch per transaction until a batch comes back short.
@@ -51,14 +63,14 @@ func (r *Runner) pruneLoop(ctx context.Context) {
 	t := time.NewTicker(r.PruneEvery)
 	defer t.Stop()
 	for {
-		ops, usage, err := r.Prune(ctx)
+		n, err := r.Prune(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			r.logger.Error("pruning", "err", err)
-		case ops+usage > 0:
-			r.logger.Info("pruned", "operations", ops, "key_usage_rows", usage)
+		case n.Operations+n.Usage+n.Audit > 0:
+			r.logger.Info("pruned", "operations", n.Operations, "key_usage_rows", n.Usage, "audit_records", n.Audit)
 		}
 		select {
 		case <-ctx.Done():

@@ -13,15 +13,16 @@ import (
 	"github.com/rekey-dev/rekey/ops"
 )
 
-// resetAfterView resets the store right after the runner's first read,
-// as a reset that lands between finding an operation due and running it.
-type resetAfterView struct {
+// resetAfterClaim resets the store right after the runner's first
+// transaction (its claim), as a reset that lands between claiming an
+// operation and running it.
+type resetAfterClaim struct {
 	rekey.Store
 	once sync.Once
 }
 
-func (s *resetAfterView) View(ctx context.Context, fn func(rekey.Tx) error) error {
-	err := s.Store.View(ctx, fn)
+func (s *resetAfterClaim) Update(ctx context.Context, fn func(rekey.Tx) error) error {
+	err := s.Store.Update(ctx, fn)
 	s.once.Do(func() {
 		if uerr := s.Store.Update(ctx, func(tx rekey.Tx) error { return tx.Reset() }); uerr != nil {
 			err = uerr
@@ -40,7 +41,7 @@ func TestOperationGoneBeforeItRuns(t *testing.T) {
 		tx.PutEndpoint(&rekey.Endpoint{ID: ep, AuthMode: rekey.AuthKey, ProvisioningState: rekey.Creating})
 		return tx.PutOperation(&rekey.Operation{ID: "create", Kind: rekey.OpCreateEndpoint, Resource: ep.String(), Status: rekey.OpInProgress, NotBefore: time.Now()})
 	})
-	r := ops.New(&resetAfterView{Store: s}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := ops.New(&resetAfterClaim{Store: s}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if _, err := r.RunDue(t.Context()); err != nil {
 		t.Errorf("RunDue with the operation reset away = %v, want nil", err)
 	}

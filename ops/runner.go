@@ -15,6 +15,11 @@ import (
 
 // Runner completes due operations. Start it once; Stop waits for its
 // goroutine. It is safe to call Wake from any goroutine.
+//
+// Several runners may share one store (replicas on one database): each
+// claims the operations it runs with a lease (Tx.ClaimOperations), so an
+// operation is run by one runner, and one whose runner died is claimed by
+// another once the lease ends.
 type Runner struct {
 	store  rekey.Store
 	logger *slog.Logger
@@ -31,9 +36,17 @@ type Runner struct {
 	// UsageRetention is how long a key slot's usage row is kept after its
 	// last use; 0 keeps it forever.
 	UsageRetention time.Duration
+	// AuditRetention is how long an audit record is kept; 0 keeps it
+	// forever.
+	AuditRetention time.Duration
 	// PruneEvery is how often the runner prunes (at Start, then on this
 	// period); 0 never. Set these before Start.
 	PruneEvery time.Duration
+	// Owner names this runner in the leases it takes (default: a random
+	// id per Runner); Lease is how long a claim holds (default 30s), far
+	// longer than an operation's one transaction.
+	Owner string
+	Lease time.Duration
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -41,7 +54,8 @@ type Runner struct {
 
 // New returns a Runner over store.
 func New(store rekey.Store, logger *slog.Logger) *Runner {
-	return &Runner{store: store, logger: logger, wake: make(chan struct{}, 1), Now: time.Now, Idle: time.Second}
+	return &Runner{store: store, logger: logger, wake: make(chan struct{}, 1), Now: time.Now, Idle: time.Second,
+		Owner: "runner:" + rekey.NewGUID(), Lease: 30 * time.Second}
 }
 
 // Start launches the runner's goroutine. Work runs on a context derived
@@ -53,7 +67,7 @@ func (r *Runner) Start(ctx context.Context) {
 		defer r.wg.Done()
 		r.loop(ctx)
 	}()
-	if r.PruneEvery > 0 && (r.OperationRetention > 0 || r.UsageRetention > 0) {
+	if r.PruneEvery > 0 && (r.OperationRetention > 0 || r.UsageRetention > 0 || r.AuditRetention > 0) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -89,6 +103,10 @@ func (r *Runner) Wake() {
 const batch = 64
 
 func (r *Runner) loop(ctx context.Context) {
+	var notified <-chan struct{} // another replica's operation may be due
+	if n, ok := r.store.(rekey.Notifier); ok {
+		notified = n.Notify(ctx)
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -111,6 +129,7 @@ func (r *Runner) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.wake:
+		case <-notified:
 		case <-timer.C:
 		}
 	}
@@ -124,14 +143,23 @@ func (r *Runner) next(ctx context.Context) (next time.Time, ok bool, err error) 
 	return next, ok, err
 }
 
-// RunDue completes the operations due now and returns how many it
-// finished. An operation whose work fails with an application error is
-// marked Failed with that error; any other error leaves it InProgress for
-// a later pass.
+// RunDue claims the operations due now, completes them, and returns how
+// many it claimed. An operation whose work fails with an application
+// error is marked Failed with that error; any other error leaves it
+// InProgress, claimed again after its lease.
 func (r *Runner) RunDue(ctx context.Context) (int, error) {
+	// A read first, so that an idle runner takes no write transaction
+	// (on a shared database, the writers' lock) on every tick.
 	var due []*rekey.Operation
 	err := r.store.View(ctx, func(tx rekey.Tx) (err error) {
-		due, err = tx.DueOperations(r.Now(), batch)
+		due, err = tx.DueOperations(r.Now(), 1)
+		return err
+	})
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	err = r.store.Update(ctx, func(tx rekey.Tx) (err error) {
+		due, err = tx.ClaimOperations(r.Owner, r.Now(), r.Lease, batch)
 		return err
 	})
 	if err != nil {
@@ -157,6 +185,13 @@ func (r *Runner) complete(ctx context.Context, id string) error {
 		if err != nil || op.Status.Terminal() {
 			return err
 		}
+		if op.LeaseOwner != r.Owner || !r.Now().Before(op.LeaseUntil) {
+			// Our lease ended and another runner may hold it now: the
+			// operation is theirs.
+			r.logger.Warn("operation lease lost before completion; another runner finishes it", "operation_id", id)
+			op = nil
+			return nil
+		}
 		if op.Kind == rekey.OpInjectedFailure {
 			// The fault's hook: nothing to do but fail, with the error
 			// the operation was written with.
@@ -173,7 +208,7 @@ func (r *Runner) complete(ctx context.Context, id string) error {
 		return tx.PutOperation(op)
 	})
 	var appErr *rekey.Error
-	if err == nil || !errors.As(err, &appErr) || appErr.Code == rekey.Internal {
+	if err == nil || !errors.As(err, &appErr) || appErr.Code == rekey.Internal || appErr.Code == rekey.Unavailable {
 		if err == nil && op != nil {
 			r.logger.Info("operation finished", "operation_id", id, "kind", op.Kind, "status", op.Status)
 		}

@@ -160,14 +160,28 @@ func TestPrune(t *testing.T) {
 		if err := tx.AddKeyUsage(rekey.KeyUsage{Owner: owner, Slot: rekey.Primary, Requests: 1, LastUsed: now.Add(-100 * 24 * time.Hour)}); err != nil {
 			return err
 		}
+		for i := range 600 { // more than one batch of audit records past the retention
+			if err := tx.AppendAudit(&rekey.AuditRecord{Time: now.Add(-91 * 24 * time.Hour), Action: fmt.Sprint("old-", i)}); err != nil {
+				return err
+			}
+		}
+		if err := tx.AppendAudit(&rekey.AuditRecord{Time: now.Add(-89 * 24 * time.Hour), Action: "recent"}); err != nil {
+			return err
+		}
 		return tx.AddKeyUsage(rekey.KeyUsage{Owner: owner, Slot: rekey.Secondary, Requests: 1, LastUsed: now})
 	})
 	r := ops.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	r.OperationRetention, r.UsageRetention = 7*24*time.Hour, 90*24*time.Hour
-	gotOps, gotUsage, err := r.Prune(t.Context())
-	if err != nil || gotOps != 1200 || gotUsage != 1 {
-		t.Fatalf("Prune() = %d operations, %d usage rows, %v; want 1200, 1, nil", gotOps, gotUsage, err)
+	r.OperationRetention, r.UsageRetention, r.AuditRetention = 7*24*time.Hour, 90*24*time.Hour, rekey.DefaultAuditRetention
+	got, err := r.Prune(t.Context())
+	if want := (ops.Pruned{Operations: 1200, Usage: 1, Audit: 600}); err != nil || got != want {
+		t.Fatalf("Prune() = %+v, %v; want %+v, nil", got, err, want)
 	}
+	s.View(t.Context(), func(tx rekey.Tx) error {
+		if a, _ := tx.AuditRecords(rekey.AuditFilter{}); len(a) != 1 || a[0].Action != "recent" {
+			t.Errorf("audit records after pruning = %+v, want the one inside the retention", a)
+		}
+		return nil
+	})
 	if o := op(t, s, "old-running"); o.Status != rekey.OpInProgress {
 		t.Errorf("running operation = %+v, want kept", o)
 	}

@@ -20,11 +20,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -258,7 +261,7 @@ func (s *Server) HTTPClient() *http.Client { return s.client }
 // token, which the management API takes for any audience and scope. To
 // test the Entra token flow instead, create a service principal with
 // WithEnv("REKEY_SP_CLIENT_ID", id) and WithEnv("REKEY_SP_CLIENT_SECRET",
-// secret), and give azidentity.NewClientSecretCredential("adfs", id,
+// secret), grant it a role with AssignRole, and give azidentity.NewClientSecretCredential("adfs", id,
 // secret, ...) the ClientOptions of ARMClientOptions(): they name URL() as
 // the authority host and trust the CA.
 func (s *Server) Credential() azcore.TokenCredential { return adminToken(s.token) }
@@ -298,6 +301,63 @@ func (s *Server) Reset() {
 		body, _ := io.ReadAll(resp.Body)
 		s.tb.Errorf("rekeytest: reset = %s: %s", resp.Status, body)
 	}
+}
+
+// AssignRole gives the service principal with appID the role (a built-in
+// or custom role's name, such as "Contributor") at scope ("/", a
+// subscription, a resource group or a resource id), as "rekey role
+// assignment create" does: a new service principal may do nothing until
+// it holds a role. A failure ends the test (Fatalf).
+func (s *Server) AssignRole(appID, role, scope string) {
+	s.tb.Helper()
+	fail := func(format string, args ...any) { s.tb.Fatalf("rekeytest: AssignRole: "+format, args...) }
+	resp, err := s.admin(http.MethodGet, "servicePrincipals/"+url.PathEscape(appID), nil)
+	if err != nil {
+		fail("%v", err)
+	}
+	var sp struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&sp)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || sp.ID == "" {
+		fail("no service principal with appId %s (%s)", appID, resp.Status)
+	}
+	call := func(method, path, query string, body any) []byte {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, s.url+path+"?api-version=2022-04-01"+query, rd)
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.client.Do(req)
+		if err != nil {
+			fail("%v", err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			fail("%s %s: %s: %s", method, path, resp.Status, data)
+		}
+		return data
+	}
+	prefix := strings.TrimSuffix(scope, "/") + "/providers/Microsoft.Authorization/"
+	var defs struct{ Value []struct{ Name string } }
+	json.Unmarshal(call(http.MethodGet, prefix+"roleDefinitions", "&$filter="+url.QueryEscape("roleName eq '"+strings.ReplaceAll(role, "'", "''")+"'"), nil), &defs)
+	if len(defs.Value) == 0 {
+		fail("no role named %q is assignable at %s", role, scope)
+	}
+	call(http.MethodPut, prefix+"roleAssignments/"+newGUID(), "", map[string]any{"properties": map[string]string{
+		"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + defs.Value[0].Name,
+		"principalId":      sp.ID, "principalType": "ServicePrincipal"}})
+}
+
+// newGUID returns a random version-4 GUID.
+func newGUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // admin sends a request to rekey's admin API (/rekey/v1/path) with the

@@ -241,6 +241,7 @@ func TestREADMEExample(t *testing.T) {
 func TestServicePrincipalCredential(t *testing.T) {
 	const appID, secret = "5f0c6a8e-3b1d-4c2a-9e7f-0a1b2c3d4e5f", "a-secret-of-enough-length-0123456789"
 	srv := rekeytest.Start(t, rekeytest.WithEnv("REKEY_SP_CLIENT_ID", appID), rekeytest.WithEnv("REKEY_SP_CLIENT_SECRET", secret))
+	srv.AssignRole(appID, "Contributor", "/subscriptions/"+sub)
 	cred, err := azidentity.NewClientSecretCredential("adfs", appID, secret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions: srv.ARMClientOptions().ClientOptions,
 	})

@@ -90,7 +90,10 @@ func (a *Applier) Apply(ctx context.Context, f *File) (*Result, error) {
 	}
 	var res *Result
 	err := a.Store.Update(ctx, func(tx rekey.Tx) error {
-		r := &run{ctx: rekey.WithPrincipal(ctx, Principal), f: f, tx: tx, keyring: a.Keyring, now: func() time.Time { return now().UTC() },
+		// The file's requests are the apply request's parts, not requests
+		// of their own: they leave its audit note alone.
+		inner := rekey.WithAuditNote(rekey.WithPrincipal(ctx, Principal), nil)
+		r := &run{ctx: inner, f: f, tx: tx, keyring: a.Keyring, now: func() time.Time { return now().UTC() },
 			res: &Result{File: f.Name, Resources: []Outcome{}}}
 		r.arm = arm.New(arm.Config{Store: txStore{tx}, Keyring: a.Keyring, Logger: logger, Auth: seedAuth{}, Now: now,
 			GatewayURL: "http://gateway.invalid", APIVersions: arm.VersionsLoose, MaxBody: MaxFileSize * 2})

@@ -53,6 +53,12 @@ func New(o Options) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
+			// A management process cannot answer without its database:
+			// load balancers should send its requests elsewhere.
+			if rekey.ErrorCode(err) == rekey.Unavailable {
+				writeJSON(w, http.StatusServiceUnavailable, `{"status":"unavailable","database":"unreachable"}`)
+				return
+			}
 			writeJSON(w, http.StatusServiceUnavailable, `{"status":"unavailable"}`)
 			return
 		}

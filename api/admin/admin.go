@@ -58,8 +58,9 @@ func New(store rekey.Store, auth Authenticator, logger *slog.Logger, flush func(
 		serveUsage(w, r, store, logger)
 	})
 	mux.Handle(Prefix+"reset", handleReset(store, flush, logger))
+	mux.Handle("GET "+Prefix+"audit", handleAudit(store, logger, time.Now))
 	notFound := func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate, "+Prefix+"apply, "+Prefix+"reset and "+Prefix+"faults[/{id}].")
+		writeError(w, http.StatusNotFound, "NotFound", "No admin API at this path. rekey serves GET "+Prefix+"keys/usage?resource={ARM id}, GET "+Prefix+"audit, "+Prefix+"servicePrincipals[/{appId}], POST "+Prefix+"signingKeys/rotate, "+Prefix+"apply, "+Prefix+"reset and "+Prefix+"faults[/{id}].")
 	}
 	mux.HandleFunc(Prefix, notFound)
 	mux.HandleFunc(strings.TrimSuffix(Prefix, "/"), notFound) // else ServeMux redirects to Prefix
@@ -87,18 +88,43 @@ func RequireToken(auth Authenticator, logger *slog.Logger, lim *throttle.Limiter
 			writeError(w, http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. Send 'Authorization: Bearer <admin token>'.")
 			return
 		}
-		if _, err := auth.Authenticate(r.Context(), strings.TrimSpace(tok)); err != nil {
+		p, err := auth.Authenticate(r.Context(), strings.TrimSpace(tok))
+		if err != nil {
 			if rekey.ErrorCode(err) == rekey.Unauthorized {
 				lim.Fail(addr, now)
 				writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 			} else {
-				logger.ErrorContext(r.Context(), "admin authentication", "err", err)
-				writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
+				writeDomainError(w, r, logger, err)
 			}
 			return
 		}
-		next.ServeHTTP(w, r)
+		rekey.NoteRequest(r.Context(), p, adminAction(r), rekey.Clip(r.URL.Path, 1024))
+		next.ServeHTTP(w, r.WithContext(rekey.WithPrincipal(r.Context(), p)))
 	})
+}
+
+// adminAction names an admin API request for the audit log, in the shape
+// of Azure's actions: "rekey/" and the path below Prefix without the
+// names it carries, then read, write, delete or action, as in
+// "rekey/servicePrincipals/credentials/reset/action".
+func adminAction(r *http.Request) rekey.Action {
+	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/"), "/")
+	kept := []string{"rekey"}
+	for i, s := range segs {
+		if i > 0 && (segs[i-1] == "servicePrincipals" || segs[i-1] == "faults") {
+			continue // an appId or a fault id
+		}
+		kept = append(kept, rekey.Clip(s, 40))
+	}
+	verb := map[string]string{http.MethodGet: "read", http.MethodHead: "read", http.MethodPut: "write",
+		http.MethodPatch: "write", http.MethodDelete: "delete"}[r.Method]
+	if verb == "" {
+		verb = "action"
+		if r.Method == http.MethodPost && (len(segs) == 1 && segs[0] == "servicePrincipals" || segs[0] == "faults" && len(segs) == 1) {
+			verb = "write" // creates one
+		}
+	}
+	return rekey.Action(strings.Join(append(kept, verb), "/"))
 }
 
 // Mount is a handler of the admin API that another package serves.
@@ -112,6 +138,11 @@ type slotUsage struct {
 	Requests      int64      `json:"requests"`
 	GraceRequests int64      `json:"graceRequests"`
 	LastUsed      *time.Time `json:"lastUsed"`
+	// LastRotated is when the slot's key last changed after it was first
+	// set (null if never); LastRotatedBy who changed it, as the audit log
+	// remembers ("" once its record is pruned).
+	LastRotated   *time.Time `json:"lastRotated"`
+	LastRotatedBy string     `json:"lastRotatedBy"`
 }
 
 // serveUsage handles GET /rekey/v1/keys/usage?resource={ARM id}: per key
@@ -119,25 +150,35 @@ type slotUsage struct {
 // online endpoint (its keys) or a QnAMaker account (its endpoint keys).
 func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logger *slog.Logger) {
 	res := r.URL.Query().Get("resource")
-	var owner string
+	var (
+		owner  string
+		rotate rekey.Action
+	)
 	if id, err := rekey.ParseEndpointID(res); err == nil {
-		owner = id.Key()
+		owner, rotate = id.Key(), rekey.ActionEndpointRegenerate
 	} else if id, err := rekey.ParseAccountID(res); err == nil {
-		owner = id.EndpointKeys()
+		owner, rotate = id.EndpointKeys(), rekey.ActionQnAKeysRefresh
 	} else {
 		writeError(w, http.StatusBadRequest, "BadArgument", "The query parameter 'resource' must be the ARM id of an online endpoint or a Cognitive Services account.")
 		return
 	}
-	var usage []rekey.KeyUsage
+	var (
+		usage   []rekey.KeyUsage
+		keys    []rekey.StoredKey
+		rotated map[rekey.Slot]rekey.AuditRecord
+	)
 	err := store.View(r.Context(), func(tx rekey.Tx) (err error) {
-		keys, err := tx.Keys(owner)
+		keys, err = tx.Keys(owner)
 		if err != nil {
 			return err
 		}
 		if len(keys) == 0 {
 			return rekey.Errorf(rekey.NotFound, "No resource with keys has the id '%s'.", res)
 		}
-		usage, err = tx.KeyUsage(owner)
+		if usage, err = tx.KeyUsage(owner); err != nil {
+			return err
+		}
+		rotated, err = lastRotations(tx, res, rotate)
 		return err
 	})
 	if rekey.ErrorCode(err) == rekey.NotFound {
@@ -145,8 +186,7 @@ func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logge
 		return
 	}
 	if err != nil {
-		logger.ErrorContext(r.Context(), "key usage", "err", err)
-		writeError(w, http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
+		writeDomainError(w, r, logger, err)
 		return
 	}
 	out := struct {
@@ -164,13 +204,32 @@ func serveUsage(w http.ResponseWriter, r *http.Request, store rekey.Store, logge
 				}
 			}
 		}
+		for _, k := range keys {
+			if k.Slot == s && k.Version > 1 {
+				t := k.UpdatedAt.UTC()
+				su.LastRotated = &t
+			}
+		}
+		if a, ok := rotated[s]; ok && su.LastRotated != nil {
+			su.LastRotatedBy = a.PrincipalName
+			if su.LastRotatedBy == "" {
+				su.LastRotatedBy = a.PrincipalID
+			}
+		}
 		out.Keys = append(out.Keys, su)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(out)
 }
 
+// retryUnavailable is the Retry-After of a 503: the database is away,
+// and the store reconnects by itself within seconds of its return.
+const retryUnavailable = "5"
+
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryUnavailable)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})

@@ -131,6 +131,8 @@ var domainStatus = map[rekey.Code]struct {
 	rekey.Invalid:  {http.StatusBadRequest, "BadArgument"},
 	rekey.NotFound: {http.StatusNotFound, "NotFound"},
 	rekey.Conflict: {http.StatusConflict, "Conflict"},
+	// The database is away: retry (writeError adds Retry-After).
+	rekey.Unavailable: {http.StatusServiceUnavailable, "ServiceUnavailable"},
 }
 
 func writeDomainError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {

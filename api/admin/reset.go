@@ -29,7 +29,10 @@ func handleReset(store rekey.Store, flush func(context.Context) error, logger *s
 				logger.Warn("flushing usage before a reset", "err", err)
 			}
 		}
-		if err := store.Update(r.Context(), func(tx rekey.Tx) error { return tx.Reset() }); err != nil {
+		if err := store.Update(r.Context(), func(tx rekey.Tx) error {
+			rekey.NoteStatus(r.Context(), http.StatusNoContent)
+			return tx.Reset()
+		}); err != nil {
 			writeDomainError(w, r, logger, err)
 			return
 		}

@@ -225,7 +225,9 @@ func (a *api) handleAccountPut(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if created {
-			op = a.newAccountOperation(acc)
+			rekey.NoteStatus(r.Context(), http.StatusCreated)
+			rekey.NoteKeySlot(r.Context(), "key1,key2") // keys set at creation
+			op = a.newAccountOperation(r.Context(), acc)
 			if err := tx.PutOperation(op); err != nil {
 				return err
 			}
@@ -392,6 +394,7 @@ func (a *api) handleAccountListKeys(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	rekey.NoteKeySlot(r.Context(), "key1,key2")
 	var keys accountKeysJSON
 	err = a.Store.View(r.Context(), func(tx rekey.Tx) error {
 		if _, err := tx.Account(id); err != nil {
@@ -431,6 +434,7 @@ func (a *api) handleAccountRegenerateKey(w http.ResponseWriter, r *http.Request)
 	default:
 		return rekey.Errorf(rekey.Invalid, "The keyName '%s' is not valid. Allowed values: Key1, Key2.", rekey.Clip(*in.KeyName, 60))
 	}
+	rekey.NoteKeySlot(r.Context(), strings.ToLower(*in.KeyName))
 	var keys accountKeysJSON
 	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
 		if _, err := tx.Account(id); err != nil {

@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,8 +22,8 @@ const accountOperationVersion = "2017-04-18"
 
 // newAccountOperation returns the create operation of acc. Its id is a
 // bare GUID, as Azure's are.
-func (a *api) newAccountOperation(acc *rekey.Account) *rekey.Operation {
-	op := a.newOperation(rekey.OpCreateAccount, acc.ID.String(), acc.ID.Key(), acc.ID.Subscription, acc.Location)
+func (a *api) newAccountOperation(ctx context.Context, acc *rekey.Account) *rekey.Operation {
+	op := a.newOperation(ctx, rekey.OpCreateAccount, acc.ID.String(), acc.ID.Key(), acc.ID.Subscription, acc.Location)
 	op.ID = rekey.NewGUID()
 	return op
 }

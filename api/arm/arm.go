@@ -63,6 +63,9 @@ type Config struct {
 	Throttle *throttle.Limiter
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Authz authorizes every request by its route's action and scope
+	// (routes.go); nil authorizes everything.
+	Authz Authorizer
 }
 
 type api struct {
@@ -88,7 +91,7 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	a.addRoutes(mux)
 	authed := a.authenticate(cleanPathsOnly(cfg.Logger, mux))
-	metadata := a.h("Microsoft.Resources/metadata", metadataVersions, a.handleMetadata)
+	metadata := a.h(route{}, "Microsoft.Resources/metadata", metadataVersions, a.handleMetadata)
 	return withARMHeaders("local", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// az cloud register joins "https://host/" and "/metadata/...": its
 		// doubled slash is accepted here, as ARM does.
@@ -100,12 +103,22 @@ func New(cfg Config) http.Handler {
 	}))
 }
 
-// h wraps a handler with the api-version check for its resource type.
-func (a *api) h(resourceType string, versions []string, fn handlerFunc) http.Handler {
+// h wraps a handler with the api-version check for its resource type. rt
+// names the request's action and scope, which h puts in the request's
+// context before anything else runs.
+func (a *api) h(rt route, resourceType string, versions []string, fn handlerFunc) http.Handler {
 	return handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		reqinfo.SetOperation(r.Context(), reqinfo.Route(r.Pattern))
+		if rt.action != "" {
+			scope := scopeOf(rt.scope, r)
+			r = r.WithContext(rekey.WithAction(r.Context(), rt.action, scope))
+			rekey.NoteRequest(r.Context(), rekey.PrincipalFrom(r.Context()), rt.action, scope)
+		}
 		r, err := a.versions.check(r, resourceType, versions)
 		if err != nil {
+			return err
+		}
+		if err := a.authorize(r, rt); err != nil {
 			return err
 		}
 		if f, ok := fault.FailureFrom(r.Context()); ok {

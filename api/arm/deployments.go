@@ -174,7 +174,8 @@ func (a *api) handleDeploymentPut(w http.ResponseWriter, r *http.Request) error 
 			}
 		}
 		d.SystemData.LastModifiedBy, d.SystemData.LastModifiedAt = who.Name, a.now()
-		op = a.newOperation(rekey.OpPutDeployment, d.ID.String(), d.ID.Key(), id.Endpoint.Workspace.Subscription, d.Location)
+		op = a.newOperation(r.Context(), rekey.OpPutDeployment, d.ID.String(), d.ID.Key(), id.Endpoint.Workspace.Subscription, d.Location)
+		rekey.NoteStatus(r.Context(), http.StatusCreated)
 		d.Operation = rekey.OperationRef{ID: op.ID, APIVersion: apiVersion(r)}
 		if _, err := tx.PutDeployment(d); err != nil {
 			return err
@@ -302,7 +303,8 @@ func (a *api) handleDeploymentDelete(w http.ResponseWriter, r *http.Request) err
 		if _, err := tx.PutDeployment(d); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpDeleteDeployment, d.ID.String(), d.ID.Key(), id.Endpoint.Workspace.Subscription, d.Location)
+		op = a.newOperation(r.Context(), rekey.OpDeleteDeployment, d.ID.String(), d.ID.Key(), id.Endpoint.Workspace.Subscription, d.Location)
+		rekey.NoteStatus(r.Context(), http.StatusAccepted)
 		return tx.PutOperation(op)
 	})
 	if rekey.ErrorCode(err) == rekey.NotFound {

@@ -230,12 +230,14 @@ func (a *api) handleEndpointPut(w http.ResponseWriter, r *http.Request) error {
 		if err := e.Validate(names); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpCreateEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		op = a.newOperation(r.Context(), rekey.OpCreateEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
 		e.Operation = rekey.OperationRef{ID: op.ID, APIVersion: apiVersion(r)}
 		if created, err = tx.PutEndpoint(e); err != nil {
 			return err
 		}
+		rekey.NoteStatus(r.Context(), http.StatusCreated)
 		if created {
+			rekey.NoteKeySlot(r.Context(), rekey.BothSlots) // keys set at creation
 			// Keys exist for every auth mode, so a later switch to Key
 			// needs no extra step; listKeys answers only in Key mode.
 			for _, slot := range rekey.Slots {
@@ -439,7 +441,8 @@ func (a *api) handleEndpointDelete(w http.ResponseWriter, r *http.Request) error
 		if _, err := tx.PutEndpoint(e); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpDeleteEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		op = a.newOperation(r.Context(), rekey.OpDeleteEndpoint, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		rekey.NoteStatus(r.Context(), http.StatusAccepted)
 		return tx.PutOperation(op)
 	})
 	if rekey.ErrorCode(err) == rekey.NotFound {

@@ -9,6 +9,10 @@ import (
 	"github.com/rekey-dev/rekey"
 )
 
+// retryUnavailable is the Retry-After of a 503 (the database is away; the
+// store reconnects by itself within seconds of its return).
+const retryUnavailable = "5"
+
 // codes maps each domain error code to ARM's status and wire code. It is
 // the only place the ARM dialect chooses an error status.
 var codes = map[rekey.Code]struct {
@@ -90,6 +94,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	st, detail := status(err)
 	if st >= 500 {
 		logger.ErrorContext(r.Context(), "internal error", "request_id", w.Header().Get(headerRequestID), "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if st == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryUnavailable) // the database is away: it says when to try again
 	}
 	w.Header().Set("x-ms-error-code", detail.Code)
 	if st == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {

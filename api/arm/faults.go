@@ -39,9 +39,16 @@ func (a *api) injectedFailure(w http.ResponseWriter, r *http.Request, f fault.Fa
 	if err != nil {
 		return err
 	}
-	op := a.newOperation(rekey.OpInjectedFailure, strings.TrimSuffix(r.URL.Path, "/regenerateKeys"), "", id.Workspace.Subscription, location)
+	op := a.newOperation(r.Context(), rekey.OpInjectedFailure, strings.TrimSuffix(r.URL.Path, "/regenerateKeys"), "", id.Workspace.Subscription, location)
 	op.Error = &rekey.OperationError{Code: rekey.Internal, Message: f.Message, Wire: f.Code}
-	if err := a.Store.Update(r.Context(), func(tx rekey.Tx) error { return tx.PutOperation(op) }); err != nil {
+	if err := a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+		status := http.StatusAccepted
+		if r.Method == http.MethodPut {
+			status = http.StatusCreated
+		}
+		rekey.NoteStatus(r.Context(), status)
+		return tx.PutOperation(op)
+	}); err != nil {
 		return err
 	}
 	a.Wake()

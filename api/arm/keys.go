@@ -21,6 +21,7 @@ func (a *api) handleListKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	rekey.NoteKeySlot(r.Context(), rekey.BothSlots)
 	var pair rekey.KeyPair
 	err = a.Store.View(r.Context(), func(tx rekey.Tx) error {
 		e, err := a.liveEndpoint(tx, id)
@@ -59,6 +60,7 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	rekey.NoteKeySlot(r.Context(), string(slot))
 	var op *rekey.Operation
 	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
 		e, err := a.liveEndpoint(tx, id)
@@ -82,7 +84,8 @@ func (a *api) handleRegenerateKeys(w http.ResponseWriter, r *http.Request) error
 		if _, err := tx.PutKey(a.Keyring.Rotate(id.Key(), slot, next, a.now(), e.GracePeriod())); err != nil {
 			return err
 		}
-		op = a.newOperation(rekey.OpRegenerateKeys, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		op = a.newOperation(r.Context(), rekey.OpRegenerateKeys, e.ID.String(), e.ID.Key(), id.Workspace.Subscription, e.Location)
+		rekey.NoteStatus(r.Context(), http.StatusAccepted)
 		return tx.PutOperation(op)
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"net/url"
@@ -12,13 +13,14 @@ import (
 )
 
 // newOperation returns an InProgress operation on the resource, due after
-// the configured artificial delay.
-func (a *api) newOperation(kind rekey.OperationKind, resource, resourceKey, subscription, location string) *rekey.Operation {
+// the configured artificial delay, started by the caller in ctx.
+func (a *api) newOperation(ctx context.Context, kind rekey.OperationKind, resource, resourceKey, subscription, location string) *rekey.Operation {
 	now := a.now()
 	return &rekey.Operation{
 		ID: rekey.NewOperationID(), Kind: kind, Status: rekey.OpInProgress,
 		Resource: resource, ResourceKey: resourceKey, Subscription: subscription,
 		Location: normLocation(location), CreatedAt: now, NotBefore: now.Add(a.OperationDelay),
+		StartedBy: rekey.PrincipalFrom(ctx).ID,
 	}
 }
 

@@ -7,66 +7,119 @@ import (
 	"github.com/rekey-dev/rekey"
 )
 
-// addRoutes lists every endpoint of the ARM API. Paths are matched after
-// canonicalPath, so keywords here are matched case-insensitively.
-func (a *api) addRoutes(mux *http.ServeMux) {
+// route is one endpoint of the ARM API: its method and path, the Azure
+// action it performs over which scope, and the handler.
+type route struct {
+	method, path string
+	// scope is the prefix of path that names the resource acted on (a
+	// collection's parent for a list); its {parameters} are filled in from
+	// the request.
+	scope  string
+	action rekey.Action
+	// open routes need authentication only: ARM answers them for every
+	// signed-in caller (subscription and tenant discovery).
+	open         bool
+	resourceType string
+	versions     []string
+	fn           handlerFunc
+}
+
+// routes lists every endpoint of the ARM API and names the Azure action of
+// each: the one table authorization and the audit log read. Paths are
+// matched after canonicalPath, so keywords here are matched
+// case-insensitively.
+func (a *api) routes() []route {
 	const (
 		sub = "/subscriptions/{subscriptionId}"
+		rg  = sub + "/resourceGroups/{resourceGroupName}"
 		ns  = "/providers/Microsoft.MachineLearningServices"
-		ws  = sub + "/resourceGroups/{resourceGroupName}" + ns + "/workspaces"
-		ep  = ws + "/{workspaceName}/onlineEndpoints"
+		ws  = rg + ns + "/workspaces"
+		wsN = ws + "/{workspaceName}"
+		ep  = wsN + "/onlineEndpoints"
+		epN = ep + "/{endpointName}"
+		dep = epN + "/deployments"
 		loc = sub + ns + "/locations/{location}"
+		cs  = rg + "/providers/Microsoft.CognitiveServices/accounts"
+		csN = cs + "/{accountName}"
 	)
-	wsT, epT := rekey.TypeWorkspace, rekey.TypeOnlineEndpoint
-
-	mux.Handle("GET "+sub+ns+"/workspaces", a.h(wsT, workspaceVersions, a.handleWorkspaceList))
-	mux.Handle("GET "+ws, a.h(wsT, workspaceVersions, a.handleWorkspaceList))
-	mux.Handle("PUT "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspacePut))
-	mux.Handle("PATCH "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspacePatch))
-	mux.Handle("GET "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspaceGet))
-	mux.Handle("DELETE "+ws+"/{workspaceName}", a.h(wsT, workspaceVersions, a.handleWorkspaceDelete))
-
-	mux.Handle("GET "+ep, a.h(epT, endpointVersions, a.handleEndpointList))
-	mux.Handle("PUT "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointPut))
-	mux.Handle("PATCH "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointPatch))
-	mux.Handle("GET "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointGet))
-	mux.Handle("DELETE "+ep+"/{endpointName}", a.h(epT, endpointVersions, a.handleEndpointDelete))
-	mux.Handle("POST "+ep+"/{endpointName}/listKeys", a.h(epT, endpointVersions, a.handleListKeys))
-	mux.Handle("POST "+ep+"/{endpointName}/regenerateKeys", a.h(epT, endpointVersions, a.handleRegenerateKeys))
-	mux.Handle("POST "+ep+"/{endpointName}/token", a.h(epT, endpointVersions, a.handleToken))
-
-	const dep = ep + "/{endpointName}/deployments"
-	depT := rekey.TypeDeployment
-	mux.Handle("GET "+dep, a.h(depT, endpointVersions, a.handleDeploymentList))
-	mux.Handle("PUT "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentPut))
-	mux.Handle("PATCH "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentPatch))
-	mux.Handle("GET "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentGet))
-	mux.Handle("DELETE "+dep+"/{deploymentName}", a.h(depT, endpointVersions, a.handleDeploymentDelete))
-
-	mux.Handle("GET "+loc+"/mfeOperationsStatus/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationsStatus", workspaceVersions, a.handleOperationStatus))
-	mux.Handle("GET "+loc+"/mfeOperationResults/{operationId}", a.h(rekey.NamespaceML+"/locations/mfeOperationResults", workspaceVersions, a.handleOperationResult))
-
-	const cs = "/providers/Microsoft.CognitiveServices/accounts"
-	csT := rekey.TypeAccount
-	mux.Handle("GET "+sub+cs, a.h(csT, accountVersions, a.handleAccountList))
-	mux.Handle("GET "+sub+"/resourceGroups/{resourceGroupName}"+cs, a.h(csT, accountVersions, a.handleAccountList))
-	mux.Handle("PUT "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountPut))
-	mux.Handle("PATCH "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountPatch))
-	mux.Handle("GET "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountGet))
-	mux.Handle("DELETE "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}", a.h(csT, accountVersions, a.handleAccountDelete))
-	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/listKeys", a.h(csT, accountVersions, a.handleAccountListKeys))
-	mux.Handle("POST "+sub+"/resourceGroups/{resourceGroupName}"+cs+"/{accountName}/regenerateKey", a.h(csT, accountVersions, a.handleAccountRegenerateKey))
-	mux.Handle("GET "+sub+"/providers/Microsoft.CognitiveServices/locations/{location}/operationResults/{operationId}",
-		a.h(rekey.NamespaceCS+"/locations/operationResults", accountVersions, a.handleAccountOperation))
-
+	wsT, epT, depT, csT := rekey.TypeWorkspace, rekey.TypeOnlineEndpoint, rekey.TypeDeployment, rekey.TypeAccount
 	const subT = "Microsoft.Resources/subscriptions"
-	mux.Handle("GET /subscriptions", a.h(subT, subscriptionVersions, a.handleSubscriptionList))
-	mux.Handle("GET "+sub, a.h(subT, subscriptionVersions, a.handleSubscriptionGet))
-	mux.Handle("GET /tenants", a.h("Microsoft.Resources/tenants", subscriptionVersions, a.handleTenantList))
+	return []route{
+		{"GET", sub + ns + "/workspaces", sub, rekey.ActionWorkspaceRead, false, wsT, workspaceVersions, a.handleWorkspaceList},
+		{"GET", ws, rg, rekey.ActionWorkspaceRead, false, wsT, workspaceVersions, a.handleWorkspaceList},
+		{"PUT", wsN, wsN, rekey.ActionWorkspaceWrite, false, wsT, workspaceVersions, a.handleWorkspacePut},
+		{"PATCH", wsN, wsN, rekey.ActionWorkspaceWrite, false, wsT, workspaceVersions, a.handleWorkspacePatch},
+		{"GET", wsN, wsN, rekey.ActionWorkspaceRead, false, wsT, workspaceVersions, a.handleWorkspaceGet},
+		{"DELETE", wsN, wsN, rekey.ActionWorkspaceDelete, false, wsT, workspaceVersions, a.handleWorkspaceDelete},
 
+		{"GET", ep, wsN, rekey.ActionEndpointRead, false, epT, endpointVersions, a.handleEndpointList},
+		{"PUT", epN, epN, rekey.ActionEndpointWrite, false, epT, endpointVersions, a.handleEndpointPut},
+		{"PATCH", epN, epN, rekey.ActionEndpointWrite, false, epT, endpointVersions, a.handleEndpointPatch},
+		{"GET", epN, epN, rekey.ActionEndpointRead, false, epT, endpointVersions, a.handleEndpointGet},
+		{"DELETE", epN, epN, rekey.ActionEndpointDelete, false, epT, endpointVersions, a.handleEndpointDelete},
+		{"POST", epN + "/listKeys", epN, rekey.ActionEndpointListKeys, false, epT, endpointVersions, a.handleListKeys},
+		{"POST", epN + "/regenerateKeys", epN, rekey.ActionEndpointRegenerate, false, epT, endpointVersions, a.handleRegenerateKeys},
+		{"POST", epN + "/token", epN, rekey.ActionEndpointToken, false, epT, endpointVersions, a.handleToken},
+
+		{"GET", dep, epN, rekey.ActionDeploymentRead, false, depT, endpointVersions, a.handleDeploymentList},
+		{"PUT", dep + "/{deploymentName}", dep + "/{deploymentName}", rekey.ActionDeploymentWrite, false, depT, endpointVersions, a.handleDeploymentPut},
+		{"PATCH", dep + "/{deploymentName}", dep + "/{deploymentName}", rekey.ActionDeploymentWrite, false, depT, endpointVersions, a.handleDeploymentPatch},
+		{"GET", dep + "/{deploymentName}", dep + "/{deploymentName}", rekey.ActionDeploymentRead, false, depT, endpointVersions, a.handleDeploymentGet},
+		{"DELETE", dep + "/{deploymentName}", dep + "/{deploymentName}", rekey.ActionDeploymentDelete, false, depT, endpointVersions, a.handleDeploymentDelete},
+
+		// Operations are scoped to their subscription; their starter may
+		// always follow them (see authorize).
+		{"GET", loc + "/mfeOperationsStatus/{operationId}", sub, rekey.ActionMLOperationStatus, false, rekey.NamespaceML + "/locations/mfeOperationsStatus", workspaceVersions, a.handleOperationStatus},
+		{"GET", loc + "/mfeOperationResults/{operationId}", sub, rekey.ActionMLOperationResult, false, rekey.NamespaceML + "/locations/mfeOperationResults", workspaceVersions, a.handleOperationResult},
+
+		{"GET", sub + "/providers/Microsoft.CognitiveServices/accounts", sub, rekey.ActionAccountRead, false, csT, accountVersions, a.handleAccountList},
+		{"GET", cs, rg, rekey.ActionAccountRead, false, csT, accountVersions, a.handleAccountList},
+		{"PUT", csN, csN, rekey.ActionAccountWrite, false, csT, accountVersions, a.handleAccountPut},
+		{"PATCH", csN, csN, rekey.ActionAccountWrite, false, csT, accountVersions, a.handleAccountPatch},
+		{"GET", csN, csN, rekey.ActionAccountRead, false, csT, accountVersions, a.handleAccountGet},
+		{"DELETE", csN, csN, rekey.ActionAccountDelete, false, csT, accountVersions, a.handleAccountDelete},
+		{"POST", csN + "/listKeys", csN, rekey.ActionAccountListKeys, false, csT, accountVersions, a.handleAccountListKeys},
+		{"POST", csN + "/regenerateKey", csN, rekey.ActionAccountRegenerate, false, csT, accountVersions, a.handleAccountRegenerateKey},
+		{"GET", sub + "/providers/Microsoft.CognitiveServices/locations/{location}/operationResults/{operationId}", sub, rekey.ActionCSOperationResult, false, rekey.NamespaceCS + "/locations/operationResults", accountVersions, a.handleAccountOperation},
+
+		{"GET", "/subscriptions", "/", rekey.ActionSubscriptionRead, true, subT, subscriptionVersions, a.handleSubscriptionList},
+		{"GET", sub, sub, rekey.ActionSubscriptionRead, true, subT, subscriptionVersions, a.handleSubscriptionGet},
+		{"GET", "/tenants", "/", rekey.ActionTenantRead, true, "Microsoft.Resources/tenants", subscriptionVersions, a.handleTenantList},
+	}
+}
+
+// addRoutes registers every route of routes on mux.
+func (a *api) addRoutes(mux *http.ServeMux) {
+	for _, rt := range a.routes() {
+		mux.Handle(rt.method+" "+rt.path, a.h(rt, rt.resourceType, rt.versions, rt.fn))
+	}
 	mux.Handle("/", handle(a.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		if rt, ok := parseAuthzPath(r.URL.Path); ok {
+			return a.serveAuthorization(w, r, rt) // roles.go: role definitions and assignments at any scope
+		}
 		return noRoute(mux, r)
 	}))
+}
+
+// scopeOf fills in a route's scope template from the request's path values.
+func scopeOf(template string, r *http.Request) string {
+	if template == "/" {
+		return "/"
+	}
+	var b strings.Builder
+	b.Grow(len(template) + 64)
+	for rest := template; rest != ""; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			b.WriteString(rest)
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		b.WriteString(rest[:i])
+		b.WriteString(r.PathValue(rest[i+1 : i+j]))
+		rest = rest[i+j+1:]
+	}
+	return b.String()
 }
 
 // noRoute explains a request no route matched: a known path with another

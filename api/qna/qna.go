@@ -98,6 +98,7 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	rekey.NoteRequest(r.Context(), keyPrincipal, rt.action(r.Method), acc.ID.String())
 	switch {
 	case rt.op == opEndpointKeys:
 		return a.getKeys(w, r, acc)
@@ -172,6 +173,7 @@ func (a *api) dto(tx rekey.Tx, acc *rekey.Account) (endpointKeysDTO, error) {
 
 // getKeys handles GET /qnamaker/{version}/endpointkeys.
 func (a *api) getKeys(w http.ResponseWriter, r *http.Request, acc *rekey.Account) error {
+	rekey.NoteKeyRead(r.Context(), rekey.BothSlots)
 	var out endpointKeysDTO
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { out, err = a.dto(tx, acc); return err }); err != nil {
 		return err
@@ -199,6 +201,7 @@ func (a *api) refreshKey(w http.ResponseWriter, r *http.Request, acc *rekey.Acco
 	if _, err := a.readBody(w, r); err != nil {
 		return err
 	}
+	rekey.NoteKeySlot(r.Context(), string(slot))
 	var out endpointKeysDTO
 	err := a.Store.Update(r.Context(), func(tx rekey.Tx) (err error) {
 		// The grace period is read in this transaction, so the replaced
@@ -266,6 +269,7 @@ func (a *api) updateSettings(w http.ResponseWriter, r *http.Request, acc *rekey.
 			return err
 		}
 		cur.ActiveLearning = enable
+		rekey.NoteStatus(r.Context(), http.StatusNoContent)
 		_, err = tx.PutAccount(cur)
 		return err
 	})

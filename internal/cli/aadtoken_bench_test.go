@@ -29,6 +29,7 @@ func BenchmarkGatewayAuth(b *testing.B) {
 		return out.String()
 	}
 	mustCLI("workspace", "create", "--name", "ws1")
+	mustCLI("role", "assignment", "create", "--assignee", testSPID, "--role", "AzureML Data Scientist", "--scope", "/subscriptions/00000000-0000-0000-0000-000000000000")
 	for _, ep := range []struct{ name, mode string }{{"keyed", "Key"}, {"aad", "AADToken"}} {
 		mustCLI("endpoint", "create", "--workspace", "ws1", "--name", ep.name, "--auth-mode", ep.mode)
 		mustCLI("deployment", "create", "--workspace", "ws1", "--endpoint", ep.name, "--name", "blue", "--upstream", up.URL)

@@ -124,6 +124,8 @@ func TestAzureCLI(t *testing.T) {
 		{"endpoint", "create", "--workspace", "ws1", "--name", "aad", "--auth-mode", "AADToken"},
 		{"deployment", "create", "--workspace", "ws1", "--endpoint", "aad", "--name", "blue", "--upstream", up.URL},
 		{"endpoint", "traffic", "--workspace", "ws1", "--name", "aad", "--set", "blue=100"},
+		// A new service principal may do nothing until it holds a role.
+		{"role", "assignment", "create", "--assignee", creds.AppID, "--role", "Contributor", "--scope", "/subscriptions/" + azSub},
 	} {
 		if _, stderr, err := cli(t, env, args...); err != nil {
 			t.Fatalf("rekey %s: %v\n%s", strings.Join(args[:2], " "), err, az.redact(stderr))

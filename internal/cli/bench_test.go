@@ -11,6 +11,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	ml "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/machinelearning/armmachinelearning/v4"
+
+	"github.com/rekey-dev/rekey/store/postgres/pgtest"
 )
 
 // BenchmarkSDKRegenerateKeys measures what a user's code waits for: the
@@ -46,11 +48,16 @@ func BenchmarkSDKRegenerateKeys(b *testing.B) {
 
 // BenchmarkRegenerateThroughput measures accepted regenerations per second
 // through the HTTP API, each one a durable commit (plus the operation's
-// completion), from 16 concurrent clients on 16 endpoints.
+// completion), from 16 concurrent clients on 16 endpoints: on SQLite, and
+// on PostgreSQL when REKEY_TEST_DATABASE_URL names one.
 //
 //	go test ./internal/cli -run '^$' -bench RegenerateThroughput -benchtime 5000x
 func BenchmarkRegenerateThroughput(b *testing.B) {
-	s := startServer(b, "")
+	b.Run("sqlite", func(b *testing.B) { benchRegenerate(b, startServer(b, "")) })
+	b.Run("postgres", func(b *testing.B) { benchRegenerate(b, startServer(b, "", "--database", pgtest.URL(b))) })
+}
+
+func benchRegenerate(b *testing.B, s *testServer) {
 	newSDKB(b, s) // workspace "bench" with bench-ep
 	hc := s.httpClient()
 	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 64

@@ -82,8 +82,12 @@ func TestServeConfigErrors(t *testing.T) {
 		{[]string{"REKEY_INSECURE_HTTP", "maybe"}, nil, "REKEY_INSECURE_HTTP"},
 		{nil, []string{"--operation-retention", "10s"}, "--operation-retention"},
 		{nil, []string{"--usage-retention", "-1h"}, "--usage-retention"},
+		{nil, []string{"--audit-retention", "-1h"}, "--audit-retention"},
 		{[]string{"REKEY_OPERATION_RETENTION", "7 days"}, nil, "REKEY_OPERATION_RETENTION"},
 		{[]string{"REKEY_MASTER_KEY", "c2hvcnQ="}, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0"}, "REKEY_MASTER_KEY"},
+		{nil, []string{"--database", "mysql://u:p@db/rekey"}, "--database"},
+		{[]string{"REKEY_DATABASE_URL", "rekey.db"}, nil, "--database"},
+		{nil, []string{"--database", "postgres://db/rekey", "--in-memory"}, "--in-memory"},
 	} {
 		_, _, err := cli(t, envOf(tt.env...), append([]string{"serve"}, tt.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -31,6 +31,8 @@ func showUsage(ctx context.Context, c *client, f *clientFlags, stdout io.Writer,
 			Requests      int64      `json:"requests"`
 			GraceRequests int64      `json:"graceRequests"`
 			LastUsed      *time.Time `json:"lastUsed"`
+			LastRotated   *time.Time `json:"lastRotated"`
+			LastRotatedBy string     `json:"lastRotatedBy"`
 		} `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &u); err != nil {
@@ -42,9 +44,36 @@ func showUsage(ctx context.Context, c *client, f *clientFlags, stdout io.Writer,
 		if k.LastUsed != nil {
 			last = k.LastUsed.Format(time.RFC3339)
 		}
-		rows = append(rows, []string{k.Slot, strconv.FormatInt(k.Requests, 10), strconv.FormatInt(k.GraceRequests, 10), last})
+		rotated := "never"
+		if k.LastRotated != nil {
+			rotated = ago(time.Since(*k.LastRotated))
+			if k.LastRotatedBy != "" {
+				rotated += " by " + k.LastRotatedBy
+			}
+		}
+		rows = append(rows, []string{k.Slot, strconv.FormatInt(k.Requests, 10), strconv.FormatInt(k.GraceRequests, 10), last, rotated})
 	}
-	return printTable(stdout, []string{"SLOT", "REQUESTS", "IN GRACE", "LAST USED"}, rows)
+	return printTable(stdout, []string{"SLOT", "REQUESTS", "IN GRACE", "LAST USED", "ROTATED"}, rows)
+}
+
+// ago says how long ago d was, in the largest whole unit: "just now",
+// "5 min ago", "3 hours ago", "40 days ago".
+func ago(d time.Duration) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit + " ago"
+		}
+		return strconv.Itoa(n) + " " + unit + "s ago"
+	}
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
 }
 
 func runDeployment(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

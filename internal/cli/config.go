@@ -11,16 +11,19 @@ import (
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/api/arm"
+	"github.com/rekey-dev/rekey/store/postgres"
 )
 
 // serveConfig is everything "rekey serve" is configured with. Each field
 // has a flag and an environment variable; the flag wins.
 type serveConfig struct {
 	DataDir           string
+	Database          string // --database, REKEY_DATABASE_URL: a PostgreSQL URL; "" means SQLite in DataDir
 	Listen            string
 	TLSCert, TLSKey   string
 	InsecureHTTP      bool
 	OperationDelay    time.Duration
+	OperationLease    time.Duration
 	AMLTokenLifetime  time.Duration
 	LooseAPIVersion   bool
 	StrictAPIVersion  bool
@@ -62,6 +65,12 @@ type serveConfig struct {
 	ManagedIdentity    string
 	SPClientID         string // REKEY_SP_CLIENT_ID: a service principal created at start
 	SPClientSecret     string // REKEY_SP_CLIENT_SECRET: its secret; generated when empty
+
+	// AuditRetention is how long audit records are kept; 0 forever.
+	AuditRetention time.Duration
+	// AuditLog is a file the audit log is also written to, one JSON object
+	// a line; "-" is standard output; "" writes none.
+	AuditLog string
 
 	Seed string // --seed, REKEY_SEED: a seed file applied at start (see seed.go)
 	// InMemory keeps the state in memory (see inmemory.go); DataDir then
@@ -154,6 +163,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.StringVar(&c.TLSKey, "tls-key", e.str("REKEY_TLS_KEY", ""), "server key `file` (PEM) (REKEY_TLS_KEY)")
 	boolean(&c.InsecureHTTP, "insecure-http", "REKEY_INSECURE_HTTP", false, "serve plain HTTP, for use behind a TLS-terminating proxy")
 	dur(&c.OperationDelay, "operation-delay", "REKEY_OPERATION_DELAY", 0, "artificial duration of every long-running operation, to test polling code")
+	dur(&c.OperationLease, "operation-lease", "REKEY_OPERATION_LEASE", 30*time.Second, "how long a replica holds an operation it claimed; a replica that dies leaves its operations to another after this")
 	dur(&c.AMLTokenLifetime, "aml-token-lifetime", "REKEY_AML_TOKEN_LIFETIME", rekey.DefaultTokenLifetime, "how long an AMLToken from the token operation is valid; clients refresh after half (default: Azure ML's)")
 	boolean(&c.LooseAPIVersion, "loose-api-version", "REKEY_LOOSE_API_VERSION", false, "accept any well-formed api-version, older unknown ones too")
 	boolean(&c.StrictAPIVersion, "strict-api-version", "REKEY_STRICT_API_VERSION", false, "refuse api-versions rekey does not know, as ARM does (by default a well-formed version newer than the newest known is served with the newest known shape)")
@@ -203,6 +213,8 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
 	dur(&c.OperationRetention, "operation-retention", "REKEY_OPERATION_RETENTION", 7*24*time.Hour, "how long a finished operation stays readable at its status URL before it is deleted; 0 keeps them forever")
 	dur(&c.UsageRetention, "usage-retention", "REKEY_USAGE_RETENTION", 90*24*time.Hour, "how long a key slot's usage counts are kept after its last use; 0 keeps them forever")
+	dur(&c.AuditRetention, "audit-retention", "REKEY_AUDIT_RETENTION", rekey.DefaultAuditRetention, "how long audit records (who read or changed which key or resource) are kept; 0 keeps them forever")
+	fs.StringVar(&c.AuditLog, "audit-log", e.str("REKEY_AUDIT_LOG", ""), "also append every audit record to this `file` as one JSON object a line, for shipping to a log system; - is standard output (REKEY_AUDIT_LOG)")
 	fs.Func("subscription-id", "a subscription `id` (GUID) that GET /subscriptions lists besides the default one and those that hold resources; repeat or separate with commas (REKEY_SUBSCRIPTION_ID)", func(v string) error {
 		c.Subscriptions = append(c.Subscriptions, strings.Split(v, ",")...)
 		return nil
@@ -215,6 +227,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.StringVar(&c.ManagedIdentity, "managed-identity", e.str("REKEY_MANAGED_IDENTITY", ""), "`appId` of the service principal that /msi/token issues tokens for (App Service managed identity) (REKEY_MANAGED_IDENTITY)")
 	c.SPClientID, c.SPClientSecret = strings.TrimSpace(e("REKEY_SP_CLIENT_ID")), e("REKEY_SP_CLIENT_SECRET")
 	fs.StringVar(&c.Seed, "seed", e.str("REKEY_SEED", ""), "seed `file` (YAML or JSON) applied at start, before serving; see examples/seed.yaml (REKEY_SEED)")
+	fs.StringVar(&c.Database, "database", e.str("REKEY_DATABASE_URL", ""), "PostgreSQL `URL` (postgres://user:password@host:5432/db) of the store that several replicas share; default: SQLite in the data directory (REKEY_DATABASE_URL)")
 	boolean(&c.InMemory, "in-memory", "REKEY_IN_MEMORY", false, "keep all state in memory, for tests and CI: nothing persists across restarts; the CA, admin token and master key go into a new temporary directory, removed on stop, unless --data names one")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
@@ -243,6 +256,12 @@ func (c *serveConfig) validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("--data: must not be empty")
 	}
+	if c.Database != "" && !postgres.IsURL(c.Database) {
+		return fmt.Errorf("--database: want a PostgreSQL URL starting with postgres:// or postgresql://, e.g. postgres://rekey:secret@db.example:5432/rekey")
+	}
+	if c.Database != "" && c.InMemory {
+		return fmt.Errorf("--database and --in-memory contradict each other: choose one")
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:7443", c.Listen)
 	}
@@ -251,6 +270,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.InsecureHTTP && c.TLSCert != "" {
 		return fmt.Errorf("--insecure-http and --tls-cert contradict each other: choose one")
+	}
+	if c.OperationLease < time.Second || c.OperationLease > time.Hour {
+		return fmt.Errorf("--operation-lease %v: must be between 1s and 1h", c.OperationLease)
 	}
 	if c.OperationDelay < 0 || c.OperationDelay > time.Hour {
 		return fmt.Errorf("--operation-delay %v: must be between 0 and 1h", c.OperationDelay)
@@ -306,6 +328,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.UsageRetention < 0 {
 		return fmt.Errorf("--usage-retention %v: must be 0 (keep forever) or positive", c.UsageRetention)
+	}
+	if c.AuditRetention < 0 {
+		return fmt.Errorf("--audit-retention %v: must be 0 (keep forever) or positive", c.AuditRetention)
 	}
 	for _, s := range c.Subscriptions {
 		if rekey.ValidateSubscription(s) != nil {

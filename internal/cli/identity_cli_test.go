@@ -56,6 +56,10 @@ func TestSPCommands(t *testing.T) {
 		t.Fatalf("token with the created credentials: %d %v", code, body["error"])
 	}
 	oldToken := body["access_token"].(string)
+	if resp, _ := armGet(t, s, oldToken); resp.StatusCode != 403 {
+		t.Errorf("ARM with the token of a principal without roles: %d, want 403", resp.StatusCode)
+	}
+	assignRole(t, s, creds.AppID, "Reader", "/subscriptions/"+testSub)
 	if resp, _ := armGet(t, s, oldToken); resp.StatusCode != 200 {
 		t.Fatalf("ARM with the service principal's token: %d", resp.StatusCode)
 	}

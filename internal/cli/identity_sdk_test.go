@@ -49,6 +49,8 @@ func (l loopbackOnly) Do(r *http.Request) (*http.Response, error) {
 // the service principal.
 func rotateWith(t *testing.T, s *testServer, cred azcore.TokenCredential, name string) {
 	t.Helper()
+	// A new service principal may do nothing until it holds a role.
+	assignRole(t, s, testSPID, "Contributor", "/subscriptions/"+testSub)
 	ws, err := ml.NewWorkspacesClient(testSub, cred, s.armOptions())
 	if err != nil {
 		t.Fatal(err)

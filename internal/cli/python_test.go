@@ -50,6 +50,7 @@ func TestPythonSignIn(t *testing.T) {
 		t.Skip("azure-identity is not installed (apt-get install python3-azure); skipping")
 	}
 	s := startIdentityServer(t)
+	assignRole(t, s, testSPID, "Contributor", "/subscriptions/33333333-4444-5555-6666-777777777777")
 	cmd := exec.Command(python, filepath.Join("testdata", "python", "signin.py"), s.URL, testTenant, testSPID, testSPSecret)
 	cmd.Env = append(os.Environ(), "REQUESTS_CA_BUNDLE="+filepath.Join(s.DataDir, "ca.pem"), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()

@@ -36,14 +36,20 @@ Client (talks to a running server, found through --data, default
   qna          QnA Maker endpoint keys: qna keys show|refresh
   sp           service principals of the token service: create, list, show,
                delete, credential reset
+  role         roles as Azure RBAC has them: role assignment create|list|delete,
+               role definition list (a new service principal may do nothing
+               until it is assigned a role)
   signing-key  rotate the token service's signing key
   apply        apply a seed file (YAML or JSON): workspaces, endpoints, keys,
                deployments, accounts, service principals; idempotent
   reset        remove every resource, key, operation and usage count;
                keep the server's identity (asks first; --yes in scripts)
   fault        make the server fail on purpose: fault add|list|delete|clear
+  audit        the audit log: who read or rotated which key, and when
+               (audit list)
 
 Other:
+  db           db copy: move an installation between SQLite and PostgreSQL
   healthcheck  ask a running server on this machine whether it is ready
   completion   print a shell completion script: bash, zsh or fish
   version      print the version
@@ -78,12 +84,15 @@ func commandTable() []topCommand {
 		{name: "account", aliases: []string{"accounts"}, run: runAccount, groups: []string{"keys"}},
 		{name: "qna", run: runQnA, groups: []string{"keys"}},
 		{name: "sp", run: runSP},
+		{name: "role", aliases: []string{"roles"}, run: runRole, groups: []string{"assignment", "definition"}},
 		{name: "signing-key", run: runSigningKey},
 		{name: "apply", run: runApply},
 		{name: "fault", aliases: []string{"faults"}, run: runFault},
+		{name: "audit", run: runAudit},
 		{name: "reset", run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 			return runReset(ctx, args, getenv, stdinFrom(ctx), stdout, stderr)
 		}},
+		{name: "db", run: runDB},
 		{name: "healthcheck", run: runHealthcheck, flags: func(fs *flag.FlagSet) { bindHealthcheck(fs, noEnv) }},
 		{name: "completion", run: runCompletion, flags: func(*flag.FlagSet) {}},
 		{name: "version", aliases: []string{"-version", "--version"}, flags: func(*flag.FlagSet) {},

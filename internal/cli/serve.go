@@ -19,6 +19,8 @@ import (
 	"github.com/rekey-dev/rekey/api/admin"
 	"github.com/rekey-dev/rekey/api/arm"
 	"github.com/rekey-dev/rekey/api/qna"
+	"github.com/rekey-dev/rekey/audit"
+	"github.com/rekey-dev/rekey/authz"
 	"github.com/rekey-dev/rekey/fault"
 	"github.com/rekey-dev/rekey/gateway"
 	"github.com/rekey-dev/rekey/identity"
@@ -28,6 +30,7 @@ import (
 	"github.com/rekey-dev/rekey/reqinfo"
 	"github.com/rekey-dev/rekey/seed"
 	"github.com/rekey-dev/rekey/server"
+	"github.com/rekey-dev/rekey/store/postgres"
 	"github.com/rekey-dev/rekey/throttle"
 	"golang.org/x/net/netutil"
 )
@@ -136,14 +139,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := openStoreWaiting(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	// Before anything is written: a replica with another master key would
+	// seal keys that no other replica can open.
+	if err := rekey.CheckMasterKey(ctx, db, keyring); err != nil {
+		return err
+	}
 	reg := &metrics.Registry{}
 	reg.RegisterRuntime()
-	store := metrics.Store(db, reg) // times every transaction
+	dbState := metrics.NewDatabase(reg)
+	store := metrics.Store(db, reg, dbState) // times every transaction, follows the database's reachability
 	if err := applySeed(ctx, seedFile, store, keyring, logger, stdout); err != nil {
 		return err
 	}
@@ -187,19 +196,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 
+	// One authorizer per process: the ARM API and the gateway share its
+	// cached decisions, which this process's role changes drop at once
+	// (Watch) and other processes' within --sync-interval (change feed).
+	authorizer := &authz.Authorizer{Store: store, Admin: adminPrincipalID, Logger: logger}
+	store.Watch(authorizer.Invalidate)
+	authzCtx, stopAuthz := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAuthz()
+	authorizer.Start(authzCtx, cfg.SyncInterval)
+
 	gatewayURL := cfg.GatewayURL
 	if cfg.gateway() {
 		tokens, err := newAADTokens(ctx, cfg, store, keyring)
 		if err != nil {
 			return fmt.Errorf("--tenant-id: %w", err)
 		}
+		tokens.authz = authorizer
 		gw, err = gateway.New(ctx, gateway.Config{
-			Source: store, Keyring: keyring, Logger: logger, Metrics: reg, Tokens: tokens,
+			Source: store, Keyring: keyring, Logger: logger, Metrics: reg, Tokens: tokens, Authz: tokens,
 			PropagationDelay: cfg.PropagationDelay, FailLimit: failLimit(cfg.AuthFailLimit), FailWindow: cfg.AuthFailWindow,
 			MaxRequestBody: cfg.GatewayMaxRequestBody, MaxResponseBody: cfg.GatewayMaxResponseBody,
 			ConnectTimeout: cfg.UpstreamConnectTimeout, ResponseHeaderTimeout: cfg.UpstreamResponseTimeout,
 			SyncInterval: cfg.SyncInterval, UsageFlush: cfg.UsageFlush, AccessLog: cfg.GatewayAccessLog,
-			Ready: store.Ready,
+			Ready: store.Ready, Database: dbState,
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -258,7 +277,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return fmt.Errorf("admin token: %w", err)
 		}
-		principal := &rekey.Principal{ID: "admin", Name: "admin", Type: "Application"}
+		principal := &rekey.Principal{ID: adminPrincipalID, Name: "admin", Type: "Application"}
 		if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(principal, rekey.TokenHash(token)) }); err != nil {
 			return err
 		}
@@ -276,8 +295,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("serving plain HTTP (--insecure-http): put a TLS-terminating proxy in front, and set --public-url to its URL")
 		}
 		runner := ops.New(store, logger)
-		runner.OperationRetention, runner.UsageRetention = cfg.OperationRetention, cfg.UsageRetention
-		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention)
+		runner.OperationRetention, runner.UsageRetention, runner.AuditRetention = cfg.OperationRetention, cfg.UsageRetention, cfg.AuditRetention
+		runner.Lease = cfg.OperationLease
+		runner.PruneEvery = pruneEvery(cfg.OperationRetention, cfg.UsageRetention, cfg.AuditRetention)
 		runner.Start(context.WithoutCancel(ctx))
 		reg.MustRegister(runner) // its queue depth and age
 		stops = append(stops, runner.Stop)
@@ -286,24 +306,35 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		auth := server.TokenAuth{Store: store}
+		stream, closeStream, err := openAuditLog(cfg.AuditLog, stdout)
+		if err != nil {
+			return fmt.Errorf("--audit-log: %w", err)
+		}
+		stops = append(stops, func(context.Context) error { return closeStream() })
+		// The APIs write through the recorder's store, so that a change and
+		// its audit record commit together.
+		recorder := audit.New(store, logger, stream)
+		audited := recorder.Store(store)
 		armAPI := arm.New(arm.Config{
-			Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake,
+			Store: audited, Keyring: keyring, Logger: logger, Wake: runner.Wake,
 			Auth:           identity.Authenticator{Verifier: ids.Verifier(identity.ARMAudiences), Opaque: auth},
 			OperationDelay: cfg.OperationDelay, APIVersions: cfg.apiVersions(), TokenLifetime: cfg.AMLTokenLifetime,
 			GatewayURL: gatewayURL, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Tenant: ids.Tenant(),
 			Subscriptions: cfg.Subscriptions,
 			Throttle:      lim,
+			Authz:         authorizer,
 		})
 		qnaAPI := qna.New(qna.Config{
-			Store: store, Keyring: keyring, Logger: logger,
+			Store: audited, Keyring: keyring, Logger: logger,
 			InstalledVersion: cfg.QnAInstalled, LastStableVersion: cfg.QnALastStable, Language: cfg.QnALanguage, Throttle: lim,
 		})
 		tokenService := ids.Handler()
 		serve(&http.Server{
 			Handler: server.New(server.Options{Logger: logger, Ready: store.Ready,
-				API: faults.Middleware(fault.DialectARM, armAPI), QnA: faults.Middleware(fault.DialectQnA, qnaAPI), IsQnA: qna.IsPath,
+				API: recorder.Middleware(faults.Middleware(fault.DialectARM, armAPI)), QnA: recorder.Middleware(faults.Middleware(fault.DialectQnA, qnaAPI)), IsQnA: qna.IsPath,
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
-				Admin:   admin.New(store, auth, logger, flushUsage(gw), ids, &seed.Applier{Store: store, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim, faultRoutes(faults.Set)...),
+				Admin: recorder.Middleware(admin.New(audited, auth, logger, flushUsage(gw), ids,
+					&seed.Applier{Store: audited, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim, faultRoutes(faults.Set)...)),
 				Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout, Registerer: reg.Registerer()}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
@@ -322,6 +353,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		info.ManagementURL, info.CAFile, info.Tenant = clientURL(scheme, ln.Addr()), caFile, ids.Tenant()
 	}
 	fmt.Fprintf(&banner, "  data directory: %s\n", cfg.DataDir)
+	if cfg.Database != "" {
+		fmt.Fprintf(&banner, "  database:       %s\n", postgres.Redact(cfg.Database))
+	}
 	if cfg.InMemory {
 		fmt.Fprintf(&banner, "  state:          in memory; nothing persists across restarts%s\n", tempNote(cfg))
 	}
@@ -460,3 +494,23 @@ func pruneEvery(retentions ...time.Duration) time.Duration {
 	}
 	return max(every, time.Second)
 }
+
+// openAuditLog opens --audit-log for appending (created private: the log
+// names principals and addresses), or returns stdout for "-", or nothing.
+func openAuditLog(path string, stdout io.Writer) (io.Writer, func() error, error) {
+	switch path {
+	case "":
+		return nil, func() error { return nil }, nil
+	case "-":
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+// adminPrincipalID is the principal id of the admin credential, which is
+// Owner at "/" (authz.Authorizer.Admin).
+const adminPrincipalID = "admin"

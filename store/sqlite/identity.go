@@ -42,14 +42,15 @@ func (t *txn) PutServicePrincipal(sp *rekey.ServicePrincipal) (bool, error) {
 }
 
 func (t *txn) DeleteServicePrincipal(appID string) error {
-	res, err := t.exec(`DELETE FROM service_principals WHERE app_id = ?`, strings.ToLower(appID))
+	var objectID string
+	err := t.tx.QueryRowContext(t.ctx, `DELETE FROM service_principals WHERE app_id = ? RETURNING object_id`, strings.ToLower(appID)).Scan(&objectID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return spNotFound(appID)
+	}
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return spNotFound(appID)
-	}
-	return nil
+	return t.deleteAssignmentsOf(objectID)
 }
 
 func (t *txn) ServicePrincipals() ([]*rekey.ServicePrincipal, error) {

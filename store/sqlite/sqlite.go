@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -47,7 +48,29 @@ func (s *Store) Watch(fn func()) {
 	s.watchers = append(s.watchers, fn)
 }
 
-var _ rekey.Store = (*Store)(nil)
+// Notify returns a channel woken after every committed Update of this
+// process that appended to the change feed. Another process sharing the
+// file is not heard: its readers poll.
+func (s *Store) Notify(ctx context.Context) <-chan struct{} {
+	c := make(chan struct{}, 1)
+	var stopped atomic.Bool
+	s.Watch(func() {
+		if stopped.Load() {
+			return
+		}
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	})
+	context.AfterFunc(ctx, func() { stopped.Store(true) })
+	return c
+}
+
+var (
+	_ rekey.Store    = (*Store)(nil)
+	_ rekey.Notifier = (*Store)(nil)
+)
 
 // createPrivate creates the database file, empty, readable and writable
 // by its owner only, unless it exists. SQLite would create it 0644 less

@@ -284,10 +284,32 @@ func (t *txn) PutOperation(op *rekey.Operation) error {
 	default:
 		ended = op.CreatedAt.UnixNano()
 	}
-	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, ended_at, doc) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, ended_at = excluded.ended_at, doc = excluded.doc`,
-		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), ended, doc)
+	var lease int64
+	if !op.LeaseUntil.IsZero() {
+		lease = op.LeaseUntil.UnixNano()
+	}
+	_, err = t.exec(`INSERT INTO operations (id, status, not_before, created_at, ended_at, lease_until, doc) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, ended_at = excluded.ended_at,
+		lease_until = excluded.lease_until, doc = excluded.doc`,
+		op.ID, string(op.Status), op.NotBefore.UnixNano(), op.CreatedAt.UnixNano(), ended, lease, doc)
 	return err
+}
+
+// ClaimOperations leases due operations. SQLite has one writer, so the
+// write transaction that reads them is the lock.
+func (t *txn) ClaimOperations(owner string, now time.Time, lease time.Duration, limit int) ([]*rekey.Operation, error) {
+	ops, err := listDocs[rekey.Operation](t, `SELECT doc FROM operations WHERE status = ? AND not_before <= ? AND lease_until <= ?
+		ORDER BY not_before, created_at LIMIT ?`, string(rekey.OpInProgress), now.UnixNano(), now.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range ops {
+		op.LeaseOwner, op.LeaseUntil = owner, now.Add(lease).UTC()
+		if err := t.PutOperation(op); err != nil {
+			return nil, err
+		}
+	}
+	return ops, nil
 }
 
 // PruneOperations deletes finished operations through the partial index
@@ -309,7 +331,7 @@ func (t *txn) DueOperations(now time.Time, limit int) ([]*rekey.Operation, error
 
 func (t *txn) NextOperation() (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT min(not_before) FROM operations WHERE status = ?`, string(rekey.OpInProgress)).Scan(&next)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT min(max(not_before, lease_until)) FROM operations WHERE status = ?`, string(rekey.OpInProgress)).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}

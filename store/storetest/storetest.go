@@ -43,7 +43,16 @@ func Run(t *testing.T, open func(t *testing.T) rekey.Store) {
 		{"ServicePrincipals", testServicePrincipals},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
+		{"RoleDefinitions", testRoleDefinitions},
+		{"RoleAssignments", testRoleAssignments},
+		{"DeletePrincipalRemovesAssignments", testDeletePrincipalAssignments},
 		{"Reset", testReset},
+		{"Audit", testAudit},
+		{"AuditRollsBack", testAuditRollsBack},
+		{"PruneAudit", testPruneAudit},
+		{"ClaimOperations", testClaimOperations},
+		{"ClaimOperationsConcurrently", testClaimConcurrent},
+		{"Notify", testNotify},
 		{"Ready", func(t *testing.T, s rekey.Store) {
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready() = %v, want nil", err)

@@ -1,0 +1,215 @@
+package arm_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rekey-dev/rekey"
+	"github.com/rekey-dev/rekey/api/arm"
+	"github.com/rekey-dev/rekey/authz"
+)
+
+const (
+	spToken  = "test-sp-token-0123456789"
+	spAppID  = "5a5a5a5a-0000-4000-8000-00000000000a"
+	spObject = "5a5a5a5a-0000-4000-8000-0000000000aa"
+	otherTok = "test-other-token-0123456789"
+	otherObj = "6b6b6b6b-0000-4000-8000-0000000000bb"
+)
+
+// principals authenticates the admin and two service principals.
+type principals struct{}
+
+func (principals) Authenticate(_ context.Context, tok string) (rekey.Principal, error) {
+	switch tok {
+	case token:
+		return rekey.Principal{ID: "admin", Name: "admin", Type: "Application"}, nil
+	case spToken:
+		return rekey.Principal{ID: spObject, Name: spAppID, Type: "Application"}, nil
+	case otherTok:
+		return rekey.Principal{ID: otherObj, Name: "6b6b6b6b-0000-4000-8000-00000000000b", Type: "Application"}, nil
+	}
+	return rekey.Principal{}, rekey.Errorf(rekey.Unauthorized, "bad token")
+}
+
+// newRolesEnv is an ARM API that enforces roles, with the service
+// principal spAppID registered.
+func newRolesEnv(t testing.TB) *env {
+	t.Helper()
+	e := newEnv(t, func(c *arm.Config) {
+		a := &authz.Authorizer{Store: c.Store, Admin: "admin"}
+		c.Store.Watch(a.Invalidate)
+		c.Authz, c.Auth = a, principals{}
+	})
+	err := e.store.Update(t.Context(), func(tx rekey.Tx) error {
+		for _, sp := range []*rekey.ServicePrincipal{{AppID: spAppID, ObjectID: spObject, DisplayName: "ci"},
+			{AppID: "6b6b6b6b-0000-4000-8000-00000000000b", ObjectID: otherObj, DisplayName: "other"}} {
+			if _, err := tx.PutServicePrincipal(sp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+const authzAV = "?api-version=2022-04-01"
+
+func authzPath(scope, kind, name string) string {
+	p := strings.TrimSuffix(scope, "/") + "/providers/Microsoft.Authorization/" + kind
+	if name != "" {
+		p += "/" + name
+	}
+	return p + authzAV
+}
+
+func (e *env) assign(name, scope, roleID, principal string) {
+	e.t.Helper()
+	e.must(http.StatusCreated, "PUT", authzPath(scope, "roleAssignments", name), `{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+roleID+`","principalId":"`+principal+`","principalType":"ServicePrincipal"}}`)
+}
+
+// TestGoldenForbidden pins ARM's 403 envelope, word for word, and the
+// sentence added for a principal that holds no role assignment.
+func TestGoldenForbidden(t *testing.T) {
+	e := newRolesEnv(t)
+	e.workspace("ws1")
+	e.endpoint("ws1", "ep1", "Key")
+	ep := base + "/workspaces/ws1/onlineEndpoints/ep1"
+	resp, body := e.must(http.StatusForbidden, "POST", ep+"/listKeys"+av, "", "Authorization", "Bearer "+spToken)
+	golden(t, "forbidden_unassigned", resp, body)
+	e.assign("7c7c7c7c-0000-4000-8000-000000000001", "/subscriptions/"+sub, authz.ReaderID, spObject)
+	resp, body = e.must(http.StatusForbidden, "POST", ep+"/listKeys"+av, "", "Authorization", "Bearer "+spToken)
+	golden(t, "forbidden", resp, body)
+	want := `{"error":{"code":"AuthorizationFailed","message":"The client '` + spAppID + `' with object id '` + spObject +
+		`' does not have authorization to perform action 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/listKeys/action' over scope '/subscriptions/` + sub +
+		`/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/workspaces/ws1/onlineEndpoints/ep1' or the scope is invalid. If access was recently granted, please refresh your credentials."}}`
+	if got := strings.TrimSpace(string(body)); got != want {
+		t.Errorf("403 body =\n%s\nwant\n%s", got, want)
+	}
+	e.must(http.StatusOK, "GET", ep+av, "", "Authorization", "Bearer "+spToken)
+}
+
+// TestGoldenRoleDefinitions pins the built-in roles as the API shows
+// them, and checks their ids are Azure's.
+func TestGoldenRoleDefinitions(t *testing.T) {
+	e := newRolesEnv(t)
+	resp, body := e.must(http.StatusOK, "GET", authzPath("/subscriptions/"+sub, "roleDefinitions", ""), "")
+	golden(t, "role_definitions", resp, body)
+	var page struct {
+		Value []struct {
+			Name       string
+			Properties struct{ RoleName string }
+		}
+	}
+	json.Unmarshal(body, &page)
+	want := map[string]string{
+		"Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+		"Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7", "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+		"Cognitive Services Contributor": "25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68", "Cognitive Services User": "a97b65f3-24c7-4388-baec-2e87135dc908",
+	}
+	if len(page.Value) != len(want) {
+		t.Errorf("%d role definitions, want %d", len(page.Value), len(want))
+	}
+	for _, d := range page.Value {
+		if want[d.Properties.RoleName] != d.Name {
+			t.Errorf("role %q has id %s, want %s", d.Properties.RoleName, d.Name, want[d.Properties.RoleName])
+		}
+	}
+	_, body = e.must(http.StatusOK, "GET", authzPath("/", "roleDefinitions", "")+"&$filter="+strings.ReplaceAll("roleName eq 'AzureML Data Scientist'", " ", "%20"), "")
+	if json.Unmarshal(body, &page); len(page.Value) != 1 || page.Value[0].Name != authz.AzureMLDataScientistID {
+		t.Errorf("filter by roleName = %s", body)
+	}
+
+	// A custom role: PUT answers 201 for create and for update.
+	const id = "8d8d8d8d-0000-4000-8000-000000000001"
+	role := `{"properties":{"roleName":"Key Rotator","type":"CustomRole","assignableScopes":["/subscriptions/` + sub + `"],
+		"permissions":[{"actions":["Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action","Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read"]}]}}`
+	resp, body = e.must(http.StatusCreated, "PUT", authzPath("/subscriptions/"+sub, "roleDefinitions", id), role)
+	golden(t, "role_definition_put", resp, body)
+	e.must(http.StatusCreated, "PUT", authzPath("/subscriptions/"+sub, "roleDefinitions", id), strings.Replace(role, `"type"`, `"description":"v2","type"`, 1))
+	_, body = e.must(http.StatusOK, "GET", authzPath("/subscriptions/"+sub, "roleDefinitions", id), "")
+	if !strings.Contains(string(body), `"description":"v2"`) || !strings.Contains(string(body), `"type":"CustomRole"`) {
+		t.Errorf("GET after update = %s", body)
+	}
+}
+
+// TestRolesBadInput: ARM's envelopes for mistakes in role requests.
+func TestRolesBadInput(t *testing.T) {
+	e := newRolesEnv(t)
+	subScope := "/subscriptions/" + sub
+	const def = "9e9e9e9e-0000-4000-8000-000000000001"
+	customRole := func(actions string) string {
+		return `{"properties":{"roleName":"R","assignableScopes":["` + subScope + `"],"permissions":[{"actions":[` + actions + `]}]}}`
+	}
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"unknown action", "PUT", authzPath(subScope, "roleDefinitions", def), customRole(`"Microsoft.MachineLearningServices/workspaces/onlineEndpoints/rotate/action"`), 400, "InvalidActionOrNotAction"},
+		{"malformed action", "PUT", authzPath(subScope, "roleDefinitions", def), customRole(`"read"`), 400, "InvalidActionOrNotAction"},
+		{"no actions", "PUT", authzPath(subScope, "roleDefinitions", def), customRole(``), 400, "InvalidRoleDefinition"},
+		{"built-in role", "PUT", authzPath(subScope, "roleDefinitions", authz.ReaderID), customRole(`"*/read"`), 400, "CannotModifyBuiltInRole"},
+		{"built-in name", "PUT", authzPath(subScope, "roleDefinitions", def), strings.Replace(customRole(`"*/read"`), `"R"`, `"reader"`, 1), 409, "RoleDefinitionWithSameNameExists"},
+		{"definition name not a GUID", "GET", authzPath(subScope, "roleDefinitions", "reader"), "", 400, "InvalidRoleDefinitionId"},
+		{"unknown definition", "GET", authzPath(subScope, "roleDefinitions", def), "", 404, "RoleDefinitionDoesNotExist"},
+		{"definition filter", "GET", authzPath(subScope, "roleDefinitions", "") + "&$filter=foo", "", 400, "UnsupportedQuery"},
+		{"assignment filter", "GET", authzPath(subScope, "roleAssignments", "") + "&$filter=principalId%20eq%20x", "", 400, "UnsupportedQuery"},
+		{"malformed scope", "GET", authzPath("/subscriptions/"+sub+"/resourceGroups", "roleAssignments", ""), "", 400, "InvalidScope"},
+		{"bad subscription", "GET", authzPath("/subscriptions/nope", "roleAssignments", ""), "", 400, "InvalidSubscriptionId"},
+		{"no body", "PUT", authzPath(subScope, "roleAssignments", def), `{}`, 400, "InvalidRequestContent"},
+		{"unknown principal", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + def + `"}}`, 400, "PrincipalNotFound"},
+		{"unknown role", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + def + `","principalId":"` + spObject + `"}}`, 400, "RoleDefinitionDoesNotExist"},
+		{"no such resource", "PUT", authzPath(subScope+"/resourceGroups/rg1/providers/Microsoft.CognitiveServices/accounts/nope", "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + spObject + `"}}`, 404, "ResourceNotFound"},
+		{"assignment not found", "GET", authzPath(subScope, "roleAssignments", def), "", 404, "RoleAssignmentNotFound"},
+		{"collection PUT", "PUT", authzPath(subScope, "roleAssignments", ""), `{}`, 405, "MethodNotAllowed"},
+		{"missing api-version", "GET", strings.TrimSuffix(authzPath(subScope, "roleAssignments", ""), authzAV), "", 400, "MissingApiVersionParameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.must(tt.status, tt.method, tt.path, tt.body)
+			var env struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(body, &env); err != nil || env.Error.Code != tt.code || env.Error.Message == "" {
+				t.Errorf("%s %s = %d %s, want code %s", tt.method, tt.path, resp.StatusCode, body, tt.code)
+			}
+		})
+	}
+	// A duplicate name is a conflict, and nothing was written by any of the above.
+	e.assign("9e9e9e9e-0000-4000-8000-000000000002", subScope, authz.ReaderID, spObject)
+	e.must(http.StatusConflict, "PUT", authzPath(subScope, "roleAssignments", "9e9e9e9e-0000-4000-8000-000000000002"), `{"properties":{"roleDefinitionId":"`+authz.ContributorID+`","principalId":"`+spObject+`"}}`)
+	_, body := e.must(http.StatusOK, "GET", authzPath("/", "roleAssignments", ""), "")
+	if n := strings.Count(string(body), `"type":"Microsoft.Authorization/roleAssignments"`); n != 1 {
+		t.Errorf("%d assignments after the bad requests, want 1: %s", n, body)
+	}
+}
+
+// TestFollowOwnOperation: a principal may follow the status and result
+// URLs of an operation it started, though its role does not cover the
+// subscription they live under; another principal may not.
+func TestFollowOwnOperation(t *testing.T) {
+	e := newRolesEnv(t)
+	e.workspace("ws1")
+	e.endpoint("ws1", "ep1", "Key")
+	ep := base + "/workspaces/ws1/onlineEndpoints/ep1"
+	const rotator = "aaaaaaaa-0000-4000-8000-000000000001"
+	e.must(http.StatusCreated, "PUT", authzPath("/subscriptions/"+sub, "roleDefinitions", rotator), `{"properties":{"roleName":"Key Rotator","assignableScopes":["/subscriptions/`+sub+`"],
+		"permissions":[{"actions":["Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action"]}]}}`)
+	e.assign("aaaaaaaa-0000-4000-8000-000000000002", "/subscriptions/"+sub+"/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/workspaces/ws1/onlineEndpoints/ep1", rotator, spObject)
+	e.assign("aaaaaaaa-0000-4000-8000-000000000003", "/subscriptions/"+sub+"/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/workspaces/ws1/onlineEndpoints/ep1", rotator, otherObj)
+	resp, _ := e.must(http.StatusAccepted, "POST", ep+"/regenerateKeys"+av, `{"keyType":"Primary"}`, "Authorization", "Bearer "+spToken)
+	status := strings.TrimPrefix(resp.Header.Get("Azure-AsyncOperation"), e.srv.URL)
+	result := strings.TrimPrefix(resp.Header.Get("Location"), e.srv.URL)
+	e.must(http.StatusOK, "GET", status, "", "Authorization", "Bearer "+spToken)
+	e.waitOp(status)
+	e.must(http.StatusOK, "GET", result, "", "Authorization", "Bearer "+spToken)
+	e.must(http.StatusForbidden, "GET", status, "", "Authorization", "Bearer "+otherTok)
+	e.must(http.StatusForbidden, "GET", result, "", "Authorization", "Bearer "+otherTok)
+}

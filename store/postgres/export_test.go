@@ -1,0 +1,4 @@
+package postgres
+
+// PostgresChannel is notifyChannel, for the external tests.
+var PostgresChannel = notifyChannel
