@@ -49,11 +49,12 @@ type FastServer struct {
 	srv      *fasthttp.Server
 	fallback fasthttp.RequestHandler
 	metrics  fasthttp.RequestHandler
+	probe    fasthttp.RequestHandler // the Gateway's own ServeHTTP, for /readyz
 }
 
 // NewFastServer returns the fast engine's server for g.
 func (g *Gateway) NewFastServer(o FastOptions) *FastServer {
-	s := &FastServer{g: g, opts: o}
+	s := &FastServer{g: g, opts: o, probe: fasthttpadaptor.NewFastHTTPHandler(g)}
 	if o.Fallback != nil {
 		s.fallback = fasthttpadaptor.NewFastHTTPHandler(o.Fallback)
 	}
@@ -202,8 +203,9 @@ func (s *FastServer) handle(ctx *fasthttp.RequestCtx) {
 		s.refuseUnread(ctx)
 		fastProbe(ctx, http.StatusOK, "ok")
 	case path == "/readyz":
+		// Rare, and its answer is the net/http engine's exactly.
 		s.refuseUnread(ctx)
-		g.fastReady(ctx)
+		s.probe(ctx)
 	default:
 		s.refuseUnread(ctx)
 		fastML(ctx, http.StatusNotFound, "No route for this path. Scoring URIs have the form /endpoints/{endpointName}/score.")
@@ -270,21 +272,6 @@ func (s *FastServer) refuseUnread(ctx *fasthttp.RequestCtx) {
 	if hasBody(&ctx.Request.Header) {
 		ctx.SetConnectionClose()
 	}
-}
-
-func (g *Gateway) fastReady(ctx *fasthttp.RequestCtx) {
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	ready := g.cfg.Ready
-	if ready == nil {
-		ready = g.storeReady
-	}
-	if err := ready(c); err != nil {
-		g.cfg.Logger.LogAttrs(c, slog.LevelWarn, "gateway not ready: the store does not answer", slog.String("err", err.Error()))
-		fastProbe(ctx, http.StatusServiceUnavailable, "unavailable")
-		return
-	}
-	fastProbe(ctx, http.StatusOK, "ready")
 }
 
 func fastProbe(ctx *fasthttp.RequestCtx, status int, word string) {
