@@ -1,14 +1,17 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/gateway"
@@ -71,7 +74,13 @@ func FuzzGatewayPath(f *testing.F) {
 		seen = seen[:0]
 		mu.Unlock()
 		rec := httptest.NewRecorder()
-		e.gw.ServeHTTP(rec, r)
+		if testEngine == "nethttp" {
+			e.gw.ServeHTTP(rec, r)
+		} else {
+			// The fast engine parses the request target itself: send it
+			// as written.
+			rec.Code, rec.Body = rawPost(t, e.srv.URL, target, auth)
+		}
 		if rec.Code >= 500 && rec.Code != http.StatusBadGateway {
 			t.Errorf("%q: status %d %s", target, rec.Code, bytes.TrimSpace(rec.Body.Bytes()))
 		}
@@ -86,4 +95,25 @@ func FuzzGatewayPath(f *testing.F) {
 			t.Errorf("%q has a dot segment: status %d, forwarded %q; want 400 (or 404 for no route) and nothing forwarded", target, rec.Code, seen)
 		}
 	})
+}
+
+// rawPost sends POST target with a 2-byte body over a new connection to
+// the server at base, and returns the answer's status and body.
+func rawPost(t *testing.T, base, target, auth string) (int, *bytes.Buffer) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST "+target+" HTTP/1.1\r\nHost: gateway.test\r\nAuthorization: "+auth+"\r\nContent-Length: 2\r\n\r\n{}")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%q: no answer: %v", target, err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	io.Copy(&body, resp.Body)
+	return resp.StatusCode, &body
 }

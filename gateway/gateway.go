@@ -1,7 +1,9 @@
 // Package gateway is rekey's data plane: it authenticates scoring and QnA
 // runtime requests against the keys the management API rotates, and
 // forwards them to real upstreams (a model server such as vLLM, Ollama or
-// Triton, or a QnA runtime) with httputil.ReverseProxy.
+// Triton, or a QnA runtime). Two HTTP layers serve it with the same
+// answers: FastServer, on fasthttp (rekey serve's default), and the
+// Gateway itself as an http.Handler, with httputil.ReverseProxy.
 //
 // Keys are checked against an in-memory table of key fingerprints that
 // the store's change feed keeps current: in the same process the table is
@@ -19,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rekey-dev/rekey"
 	"github.com/rekey-dev/rekey/metrics"
@@ -91,6 +95,9 @@ type Gateway struct {
 	closeOnce sync.Once
 	streams   streams       // open long-lived responses, re-checked on changes
 	sem       chan struct{} // bounds concurrent mirror requests
+
+	clientsMu sync.Mutex
+	clients   map[string]*fasthttp.HostClient // the fast engine's, by scheme://host:port; guarded by clientsMu
 
 	dirtyMu sync.Mutex
 	dirty   []*keySet // key sets with unflushed usage; guarded by dirtyMu
@@ -262,9 +269,7 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	ready := g.cfg.Ready
 	if ready == nil {
-		ready = func(ctx context.Context) error {
-			return g.cfg.Source.View(ctx, func(rekey.Tx) error { return nil })
-		}
+		ready = g.storeReady
 	}
 	err := ready(ctx)
 	if err == nil && !g.behind().IsZero() {
@@ -301,6 +306,11 @@ func writeJSONProbe(w http.ResponseWriter, status int, body readyBody) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body)
+}
+
+// storeReady is the default readiness check: an empty read transaction.
+func (g *Gateway) storeReady(ctx context.Context) error {
+	return g.cfg.Source.View(ctx, func(rekey.Tx) error { return nil })
 }
 
 func writeProbe(w http.ResponseWriter, status int, word string) {

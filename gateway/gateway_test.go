@@ -71,7 +71,7 @@ type env struct {
 	store *sqlite.Store
 	kr    *rekey.Keyring
 	gw    *gateway.Gateway
-	srv   *httptest.Server
+	srv   *testServer
 	clock *clock
 	reg   *metrics.Registry
 	logs  *bytes.Buffer
@@ -110,7 +110,7 @@ func newEnv(t testing.TB, mod ...func(*gateway.Config)) *env {
 	}
 	store.Watch(gw.Sync)
 	e.gw = gw
-	e.srv = httptest.NewServer(gw)
+	e.srv = serveGateway(t, gw)
 	t.Cleanup(func() { e.srv.Close(); gw.Stop(context.Background()); store.Close() })
 	return e
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/rekey-dev/rekey/reqinfo"
 )
 
@@ -45,7 +47,7 @@ func (g *Gateway) newProxy(upstream *url.URL, endpoint, deployment string, qna b
 			pr.Out.Header.Del(headerDeployment)
 			pr.SetXForwarded()
 		},
-		Transport: g.transport,
+		Transport: g.newTarget(upstream, endpoint, deployment, qna),
 		ModifyResponse: func(resp *http.Response) error {
 			if deployment != "" {
 				// Azure ML names the serving deployment in both.
@@ -144,25 +146,9 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 var errUpstreamTooLarge = errors.New("upstream response declared larger than the gateway's limit")
 
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, endpoint, deployment string, qna bool) {
-	what := "deployment '" + deployment + "'"
-	if qna {
-		what = "the QnA runtime of " + endpoint
-	}
-	var tooBig *http.MaxBytesError
-	status, msg := http.StatusBadGateway, "The upstream of "+what+" could not be reached or failed mid-response."
-	switch {
-	case errors.As(err, &tooBig):
-		status, msg = http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(tooBig.Limit)+" bytes."
-	case errors.Is(context.Cause(r.Context()), errTokenExpired):
-		status, msg = http.StatusUnauthorized, aadExpiredMidway
-	case r.Context().Err() != nil:
+	status, msg, answer := g.upstreamAnswer(err, errors.Is(context.Cause(r.Context()), errTokenExpired), r.Context().Err() != nil, endpoint, deployment, qna)
+	if !answer {
 		return // the client is gone
-	case errors.Is(err, errUpstreamTooLarge):
-		msg = "The upstream of " + what + " answered with a body larger than this gateway's limit of " + itoa64(g.cfg.MaxResponseBody) + " bytes (--gateway-max-response-body)."
-	case errors.As(err, new(*badBody)):
-		status, msg = http.StatusBadRequest, "The request body could not be read: its chunked encoding is malformed or it was cut off."
-	case isTimeout(err):
-		status, msg = http.StatusGatewayTimeout, "The upstream of "+what+" did not answer in time."
 	}
 	g.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream error", slog.String("request_id", r.Header.Get(headerRequestID)),
 		slog.String("endpoint", endpoint), slog.String("deployment", deployment), slog.String("err", err.Error()))
@@ -173,7 +159,37 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, 
 	writeML(w, status, msg)
 }
 
+// upstreamAnswer maps what went wrong with an exchange to its answer, for
+// both engines. expired: the request's access token expired; gone: the
+// client went away, and gets nothing (answer false).
+func (g *Gateway) upstreamAnswer(err error, expired, gone bool, endpoint, deployment string, qna bool) (status int, msg string, answer bool) {
+	what := "deployment '" + deployment + "'"
+	if qna {
+		what = "the QnA runtime of " + endpoint
+	}
+	var tooBig *http.MaxBytesError
+	status, msg = http.StatusBadGateway, "The upstream of "+what+" could not be reached or failed mid-response."
+	switch {
+	case errors.As(err, &tooBig):
+		status, msg = http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(tooBig.Limit)+" bytes."
+	case expired:
+		status, msg = http.StatusUnauthorized, aadExpiredMidway
+	case gone:
+		return 0, "", false
+	case errors.Is(err, errUpstreamTooLarge):
+		msg = "The upstream of " + what + " answered with a body larger than this gateway's limit of " + itoa64(g.cfg.MaxResponseBody) + " bytes (--gateway-max-response-body)."
+	case errors.As(err, new(*badBody)):
+		status, msg = http.StatusBadRequest, "The request body could not be read: its chunked encoding is malformed or it was cut off."
+	case isTimeout(err):
+		status, msg = http.StatusGatewayTimeout, "The upstream of "+what+" did not answer in time."
+	}
+	return status, msg, true
+}
+
 func isTimeout(err error) bool {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
+		return true
+	}
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
@@ -200,36 +216,40 @@ func (g *Gateway) begin(w http.ResponseWriter, r *http.Request) *outcome {
 	return o
 }
 
-// finish counts the request and writes its access-log line: ids, names,
-// status and time, never a credential.
+// finish counts the request and writes its access-log line.
 func (g *Gateway) finish(o *outcome) {
-	status := o.rec.status
+	g.report(o.r.Context(), o.reqID, o.r.Method, o.endpoint, o.deployment, o.slot, o.rec.status, o.truncated, o.proxied, o.start, o.headerAt)
+}
+
+// report counts a request and writes its access-log line: ids, names,
+// status and time, never a credential. Both engines report here.
+func (g *Gateway) report(ctx context.Context, reqID, method, endpoint, deployment, slot string, status int, truncated, proxied bool, start, headerAt time.Time) {
 	if status == 0 {
 		status = 499 // the client went away before an answer
 	}
 	code := statusText(status)
-	if o.truncated {
+	if truncated {
 		// The client got the status line and part of the body: not a
 		// success, so not counted under its status.
 		code = "truncated"
 	}
-	g.m.requests.Add(1, o.endpoint, o.deployment, o.slot, code)
-	if o.proxied && !o.headerAt.IsZero() {
-		g.m.upstreamLatency.Observe(o.headerAt.Sub(o.start).Seconds(), o.endpoint, o.deployment)
+	g.m.requests.Add(1, endpoint, deployment, slot, code)
+	if proxied && !headerAt.IsZero() {
+		g.m.upstreamLatency.Observe(headerAt.Sub(start).Seconds(), endpoint, deployment)
 	}
-	if o.truncated {
-		g.cfg.Logger.LogAttrs(o.r.Context(), slog.LevelWarn, "upstream response cut off at --gateway-max-response-body",
-			slog.String("request_id", o.reqID), slog.String("endpoint", o.endpoint), slog.String("deployment", o.deployment),
+	if truncated {
+		g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "upstream response cut off at --gateway-max-response-body",
+			slog.String("request_id", reqID), slog.String("endpoint", endpoint), slog.String("deployment", deployment),
 			slog.Int64("limit", g.cfg.MaxResponseBody))
 	}
 	if g.cfg.AccessLog {
-		attrs := []slog.Attr{slog.String("request_id", o.reqID), slog.String("method", o.r.Method), slog.String("endpoint", o.endpoint),
-			slog.String("deployment", o.deployment), slog.String("slot", o.slot), slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(o.start).Microseconds())/1000)}
-		if o.truncated {
+		attrs := []slog.Attr{slog.String("request_id", reqID), slog.String("method", method), slog.String("endpoint", endpoint),
+			slog.String("deployment", deployment), slog.String("slot", slot), slog.Int("status", status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000)}
+		if truncated {
 			attrs = append(attrs, slog.Bool("truncated", true))
 		}
-		g.cfg.Logger.LogAttrs(o.r.Context(), slog.LevelInfo, "gateway request", attrs...)
+		g.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "gateway request", attrs...)
 	}
 }
 
@@ -313,11 +333,18 @@ func (bufferPool) Put(b []byte) { buffers.Put(b) }
 // to be unique, not secret, so it comes from the runtime's fast
 // per-thread generator rather than crypto/rand.
 func requestID() string {
+	var out [36]byte
+	newRequestID(&out)
+	return string(out[:])
+}
+
+// newRequestID writes a new request id into out, for callers that keep
+// it without a string of its own.
+func newRequestID(out *[36]byte) {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -327,5 +354,4 @@ func requestID() string {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
 }

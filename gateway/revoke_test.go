@@ -172,7 +172,7 @@ func TestPropagationDelayIsAStaleCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restarted.Stop(context.Background())
-	srv := httptest.NewServer(restarted)
+	srv := serveGateway(t, restarted)
 	defer srv.Close()
 	for _, tt := range []struct {
 		name, key string

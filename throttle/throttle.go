@@ -142,7 +142,13 @@ func (l *Limiter) sweepLocked(s *shard, now int64) {
 // addresses. Forwarded headers are not trusted, since any client can set
 // them.
 func Addr(r *http.Request) string {
-	host := r.RemoteAddr
+	return HostAddr(r.RemoteAddr)
+}
+
+// HostAddr is Addr for a peer's "host:port", for servers that do not
+// hand requests over as *http.Request.
+func HostAddr(hostport string) string {
+	host := hostport
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}

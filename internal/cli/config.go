@@ -54,6 +54,7 @@ type serveConfig struct {
 	UpstreamConnectTimeout  time.Duration
 	UpstreamResponseTimeout time.Duration
 	GatewayAccessLog        bool
+	GatewayEngine           string
 	SyncInterval            time.Duration
 	UsageFlush              time.Duration
 
@@ -92,6 +93,9 @@ type serveConfig struct {
 const (
 	defaultMaxConnections        = 1024
 	defaultGatewayMaxConnections = 8192
+	// The gateway's HTTP layers (--gateway-engine).
+	engineFast    = "fast"
+	engineNetHTTP = "nethttp"
 )
 
 // Roles a process can take.
@@ -204,6 +208,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	dur(&c.UpstreamConnectTimeout, "upstream-connect-timeout", "REKEY_UPSTREAM_CONNECT_TIMEOUT", 5*time.Second, "time to connect to an upstream")
 	dur(&c.UpstreamResponseTimeout, "upstream-response-timeout", "REKEY_UPSTREAM_RESPONSE_TIMEOUT", 5*time.Minute, "time for an upstream's response headers (a streaming body is never cut off)")
 	boolean(&c.GatewayAccessLog, "gateway-access-log", "REKEY_GATEWAY_ACCESS_LOG", true, "log one line per gateway request")
+	fs.StringVar(&c.GatewayEngine, "gateway-engine", e.str("REKEY_GATEWAY_ENGINE", engineFast), "the gateway's HTTP layer: fast (fasthttp) or nethttp (Go's net/http); both serve the same API (REKEY_GATEWAY_ENGINE)")
 	dur(&c.SyncInterval, "sync-interval", "REKEY_SYNC_INTERVAL", time.Second, "how often the gateway reads changes made by other processes")
 	dur(&c.UsageFlush, "usage-flush", "REKEY_USAGE_FLUSH", 2*time.Second, "how often the gateway writes key-usage counts to the store")
 	dur(&c.OperationRetention, "operation-retention", "REKEY_OPERATION_RETENTION", 7*24*time.Hour, "how long a finished operation stays readable at its status URL before it is deleted; 0 keeps them forever")
@@ -357,6 +362,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.InMemory && c.Role != roleAll {
 		return fmt.Errorf("--in-memory needs --role all: processes cannot share a memory store")
+	}
+	if c.GatewayEngine != engineFast && c.GatewayEngine != engineNetHTTP {
+		return fmt.Errorf("--gateway-engine %q: want %s or %s", c.GatewayEngine, engineFast, engineNetHTTP)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)

@@ -172,6 +172,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		servers []*http.Server
 		stops   []func(context.Context) error // in start order; run in reverse
 		gw      *gateway.Gateway
+		// shutdowns stop listeners not served by an http.Server (the
+		// fast gateway engine's).
+		shutdowns []func(context.Context) error
 	)
 	errc := make(chan error, 2)
 	serve := func(srv *http.Server, ln net.Listener) {
@@ -184,6 +187,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer cancel()
 		for _, srv := range servers {
 			srv.Shutdown(shutdownCtx)
+		}
+		for _, shutdown := range shutdowns {
+			shutdown(shutdownCtx)
 		}
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i](shutdownCtx)
@@ -222,13 +228,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		stops = append(stops, gw.Stop)
 		ln := gatewayLn
 		scheme := "http"
+		var gatewayTLS *tls.Config
 		if cfg.GatewayTLS || cfg.GatewayTLSCert != "" {
 			conf, _, err := serverTLS(cfg.DataDir, cfg.GatewayTLSCert, cfg.GatewayTLSKey, cfg.GatewayListen)
 			if err != nil {
 				ln.Close()
 				return fmt.Errorf("gateway TLS: %w", err)
 			}
-			ln, scheme = tls.NewListener(ln, conf), "https"
+			ln, scheme, gatewayTLS = tls.NewListener(ln, conf), "https", conf
 		}
 		if gatewayURL == "" {
 			gatewayURL = scheme + "://" + ln.Addr().String()
@@ -238,9 +245,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if !cfg.management() {
 			h = withMetrics(metricsHandler, gw) // no management listener to serve them
 		}
-		h = server.GuardStalls(cfg.BodyTimeout, h)
-		serve(&http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
-			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, ln)
+		if cfg.GatewayEngine == engineFast {
+			// TLS is the fast server's own, so its requests know it.
+			o := gateway.FastOptions{ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout, BodyTimeout: cfg.BodyTimeout,
+				Fallback: server.GuardStalls(cfg.BodyTimeout, faults.Middleware(fault.DialectGateway, gw)), Divert: func() bool { return !faults.Set.Empty() }}
+			if !cfg.management() {
+				o.Metrics = metricsHandler
+			}
+			if gatewayTLS != nil {
+				o.TLS, ln = gatewayTLS, gatewayLn
+			}
+			fs := gw.NewFastServer(o)
+			shutdowns = append(shutdowns, fs.Shutdown)
+			go func() { errc <- fs.Serve(ln) }()
+		} else {
+			h = server.GuardStalls(cfg.BodyTimeout, h)
+			serve(&http.Server{Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
+				ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, ln)
+		}
 		fmt.Fprintf(&banner, "rekey %s: data-plane gateway on %s://%s\n", version(), scheme, ln.Addr())
 	}
 	if gatewayURL == "" {
