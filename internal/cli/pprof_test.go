@@ -29,7 +29,9 @@ func TestPprof(t *testing.T) {
 	}
 	envelope := func(t *testing.T, path string, body []byte) {
 		t.Helper()
-		var env struct{ Error struct{ Code, Message string } }
+		var env struct {
+			Error struct{ Code, Message string }
+		}
 		if json.Unmarshal(body, &env) != nil || env.Error.Code == "" || env.Error.Message == "" {
 			t.Errorf("GET %s: body = %.200q, want an error envelope with a code and a message", path, body)
 		}
