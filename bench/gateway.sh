@@ -56,6 +56,8 @@ when missing (needs root). Options (environment variable in brackets):
   --load-cpus LIST      taskset CPU list of wrk and upstream when pinned [LOAD_CPUS, 1]
   --rekey-bin PATH      run this rekey binary instead of building ./cmd/rekey,
                         e.g. an older build to compare with [REKEY_BIN]
+  --rekey-args ARGS     more flags for `rekey serve`, split on spaces, e.g.
+                        "--gateway-engine net/http" where a build has it [REKEY_ARGS]
   --no-allocs           skip the Go benchmark of allocations [NO_ALLOCS=1]
   -h, --help            this text
 EOF
@@ -74,6 +76,7 @@ PINNED=${PINNED:-0}
 PROXY_CPUS=${PROXY_CPUS:-0}
 LOAD_CPUS=${LOAD_CPUS:-1}
 REKEY_BIN=${REKEY_BIN:-}
+REKEY_ARGS=${REKEY_ARGS:-}
 NO_ALLOCS=${NO_ALLOCS:-0}
 
 die() { echo "bench: $*" >&2; exit 2; }
@@ -93,6 +96,7 @@ while [ $# -gt 0 ]; do
     --proxy-cpus) need "$@"; PROXY_CPUS=$2; shift ;;
     --load-cpus) need "$@"; LOAD_CPUS=$2; shift ;;
     --rekey-bin) need "$@"; REKEY_BIN=$2; shift ;;
+    --rekey-args) need "$@"; REKEY_ARGS=$2; shift ;;
     --no-allocs) NO_ALLOCS=1 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
@@ -149,7 +153,7 @@ up_pid=$!
 
 export REKEY_ADMIN_TOKEN=bench-admin-token-0123456789
 "${proxy_run[@]}" "$REKEY_BIN" serve --data "$work/data" --listen "$MGMT" --insecure-http --gateway-listen "$GW" \
-  --gateway-access-log=false --log-format json >"$work/rekey.out" 2>"$work/rekey.err" & pids+=($!)
+  --gateway-access-log=false --log-format json $REKEY_ARGS >"$work/rekey.out" 2>"$work/rekey.err" & pids+=($!)
 rekey_pid=$!
 for _ in $(seq 100); do curl -fs "http://$MGMT/readyz" >/dev/null && break; sleep 0.1; done
 curl -fs "http://$MGMT/readyz" >/dev/null || { cat "$work/rekey.err" >&2; die "rekey did not become ready"; }
@@ -274,7 +278,7 @@ minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 { lo = $1 } { hi 
 mode=unpinned
 [ "$PINNED" = 1 ] && mode="pinned (proxies on CPU $PROXY_CPUS; wrk, upstream on CPU $LOAD_CPUS)"
 echo "bench: $ROUNDS rounds × $DURATION per run; throughput at $CONNS_HIGH connections, latency at $CONNS_LOW; $mode"
-echo "bench: rekey $REKEY_BIN ($("$REKEY_BIN" version 2>/dev/null | head -1 || echo '?')); $(nginx -v 2>&1 | sed 's/.*: //'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench: rekey $REKEY_BIN ($("$REKEY_BIN" version 2>/dev/null | head -1 || echo '?'))${REKEY_ARGS:+ $REKEY_ARGS}; $(nginx -v 2>&1 | sed 's/.*: //'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 targets=(upstream rekey nginx)
 for t in "${targets[@]}"; do run "$t" "$CONNS_HIGH" "$WARMUP"; done
