@@ -57,7 +57,7 @@ when missing (needs root). Options (environment variable in brackets):
   --rekey-bin PATH      run this rekey binary instead of building ./cmd/rekey,
                         e.g. an older build to compare with [REKEY_BIN]
   --rekey-args ARGS     more flags for `rekey serve`, split on spaces, e.g.
-                        "--gateway-engine net/http" where a build has it [REKEY_ARGS]
+                        "--gateway-engine nethttp" where a build has it [REKEY_ARGS]
   --no-allocs           skip the Go benchmark of allocations [NO_ALLOCS=1]
   -h, --help            this text
 EOF
