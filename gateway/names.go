@@ -64,46 +64,46 @@ func (x *nameIndex) resize(n int) {
 	}
 }
 
-func (x *nameIndex) hash(lname []byte) uint64 {
-	return maphash.Bytes(x.seed, lname) | 1
-}
-
-// hashString is hash for a string (maphash.String and maphash.Bytes agree).
-func (x *nameIndex) hashString(lname string) uint64 {
+func (x *nameIndex) hash(lname string) uint64 {
 	return maphash.String(x.seed, lname) | 1
 }
 
 // get returns the endpoint named name, in any case, and its key set, or
-// nil, nil. It does not allocate unless name has non-ASCII bytes.
+// nil, nil. It does not allocate unless name has non-ASCII bytes, and
+// copies it only when it has upper-case letters.
 func (x *nameIndex) get(name string) (*endpoint, *keySet) {
 	if len(name) > maxName || len(x.entries) == 0 {
 		return nil, nil
 	}
-	var buf [maxName]byte
+	upper := false
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if c >= 0x80 {
 			// strings.ToLower's rules, as the map this replaced used; no
 			// stored name has such bytes, but some lower to ASCII.
-			return x.getLower(strings.ToLower(name))
+			if lname := strings.ToLower(name); len(lname) <= maxName {
+				return x.lookup(lname)
+			}
+			return nil, nil
 		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if !upper {
+		return x.lookup(name)
+	}
+	var buf [maxName]byte
+	for i := 0; i < len(name); i++ {
+		c := name[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		buf[i] = c
 	}
-	return x.lookup(buf[:len(name)])
+	// lookup keeps nothing of its argument, so buf stays on the stack.
+	return x.lookup(unsafe.String(&buf[0], len(name)))
 }
 
-func (x *nameIndex) getLower(lname string) (*endpoint, *keySet) {
-	if len(lname) > maxName || len(x.entries) == 0 {
-		return nil, nil
-	}
-	var buf [maxName]byte
-	return x.lookup(buf[:copy(buf[:], lname)])
-}
-
-func (x *nameIndex) lookup(lname []byte) (*endpoint, *keySet) {
+func (x *nameIndex) lookup(lname string) (*endpoint, *keySet) {
 	h := x.hash(lname)
 	mask := uint64(len(x.entries) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -117,14 +117,14 @@ func (x *nameIndex) lookup(lname []byte) (*endpoint, *keySet) {
 	}
 }
 
-func (e *nameEntry) is(lname []byte) bool {
+func (e *nameEntry) is(lname string) bool {
 	if len(e.name) != len(lname) {
 		return false
 	}
 	if len(lname) <= shortName {
-		return string(e.short[:len(lname)]) == string(lname)
+		return string(e.short[:len(lname)]) == lname
 	}
-	return e.name == string(lname)
+	return e.name == lname
 }
 
 // put makes lname (lower-cased) name ep, replacing what it named.
@@ -132,7 +132,7 @@ func (x *nameIndex) put(lname string, ep *endpoint) {
 	if (x.n+1)*4 > len(x.entries)*3 {
 		x.resize(2 * (x.n + 1))
 	}
-	e := nameEntry{hash: x.hashString(lname), ep: ep, ks: ep.keys, name: lname}
+	e := nameEntry{hash: x.hash(lname), ep: ep, ks: ep.keys, name: lname}
 	copy(e.short[:], lname)
 	if i, ok := x.find(lname, e.hash); ok {
 		x.entries[i] = e
@@ -172,7 +172,7 @@ func (x *nameIndex) find(lname string, h uint64) (uint64, bool) {
 // tombstones: each entry after the hole that may move back into it does,
 // so lookups never meet a hole before their name.
 func (x *nameIndex) remove(lname string) {
-	i, ok := x.find(lname, x.hashString(lname))
+	i, ok := x.find(lname, x.hash(lname))
 	if !ok {
 		return
 	}
