@@ -165,9 +165,9 @@ func (g *Gateway) fastScoring(s *FastServer, ctx *fasthttp.RequestCtx, escPath, 
 	)
 	cred := credentialBytes(ctx.Request.Header.Peek("Authorization"), "Bearer")
 	g.tbl.mu.RLock()
-	ep := g.tbl.byName[strings.ToLower(name)]
+	ep, eks := g.tbl.endpointNamed(name)
 	if ep != nil {
-		mode, ks = ep.authMode, ep.keys
+		mode, ks = ep.authMode, eks
 		if retry, throttled = g.limiter.Throttled(addr, nowT); !throttled {
 			switch {
 			case cred == "":

@@ -54,9 +54,9 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	)
 	cred := credential(r.Header, "Bearer")
 	g.tbl.mu.RLock()
-	ep := g.tbl.byName[strings.ToLower(name)]
+	ep, eks := g.tbl.endpointNamed(name)
 	if ep != nil {
-		mode, ks = ep.authMode, ep.keys
+		mode, ks = ep.authMode, eks
 		// A throttled address's credential is not judged at all.
 		if retry, throttled = g.limiter.Throttled(addr, nowT); !throttled {
 			switch {

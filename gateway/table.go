@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/rekey-dev/rekey"
 )
@@ -21,8 +22,9 @@ type Source interface {
 	Update(ctx context.Context, fn func(rekey.Tx) error) error
 }
 
-// slot is one key slot as the gateway sees it. Fingerprints and times are
-// guarded by table.mu; the counters are atomic.
+// slot is one key slot as the gateway sees it, apart from what the check
+// reads on every request (keySet.cur and its flags). Fingerprints and
+// times are guarded by table.mu; the counters are atomic.
 //
 // The replaced key is valid until previousUntil, a time the store
 // recorded when the slot changed; the gateway never derives it from the
@@ -34,11 +36,10 @@ type Source interface {
 // the delay (never later). A table loaded from a snapshot has no stale
 // state, so no restart can bring an old key back.
 type slot struct {
-	current, previous       fingerprint
-	hasCurrent, hasPrevious bool
-	previousUntil           int64       // Unix nanoseconds; previous is valid before it
-	stale                   *staleEntry // nil unless a propagation delay holds the slot stale
-	version                 int64
+	previous      fingerprint
+	previousUntil int64       // Unix nanoseconds; previous is valid before it
+	stale         *staleEntry // nil unless a propagation delay holds the slot stale
+	version       int64
 
 	requests, graceRequests, lastUsed atomic.Int64
 }
@@ -53,11 +54,32 @@ type staleEntry struct {
 
 // keySet is a key owner's two slots. The pointer stays the same across
 // reloads, so usage counters survive them.
+//
+// Its layout serves the check with many endpoints and uniform traffic,
+// where every read of a key set is a cache miss: what the check reads on
+// every request (both current fingerprints, then which slots have a key
+// and whether anything but the current keys can match) fills the first
+// two cache lines, which the allocator's 256-byte size class keeps
+// aligned, so they are fetched together; the rest is read only in grace
+// or while a simulated propagation delay holds a slot stale.
 type keySet struct {
+	cur        [2]fingerprint // slot i's current key, if hasCurrent[i]
+	hasCurrent [2]bool
+	// hasPrevious[i]: slots[i].previous is a replaced key with a window.
+	hasPrevious [2]bool
+	// slow: some slot has a previous key or stale state, so the check
+	// must look beyond the current keys.
+	slow  bool
+	dirty atomic.Bool // has counts not yet flushed to the store
 	owner string
 	slots [2]slot
-	dirty atomic.Bool // has counts not yet flushed to the store
 }
+
+// keySet must stay in the 256-byte size class: above 192 bytes, at most 256.
+var (
+	_ [256 - unsafe.Sizeof(keySet{})]struct{}
+	_ [unsafe.Sizeof(keySet{}) - 193]struct{}
+)
 
 type deployment struct {
 	name     string
@@ -112,7 +134,7 @@ type table struct {
 	changed func()
 
 	mu         sync.RWMutex
-	byName     map[string]*endpoint     // lower-cased endpoint name; guarded by mu
+	names      nameIndex                // lower-cased endpoint name; guarded by mu (use endpointNamed)
 	byKey      map[string]*endpoint     // endpoint Key(); guarded by mu
 	accounts   map[string]*account      // account Key(); guarded by mu
 	keys       map[string]*keySet       // owner; guarded by mu
@@ -124,7 +146,13 @@ type table struct {
 }
 
 func newTable(kr *rekey.Keyring, logger *slog.Logger) *table {
-	return &table{fp: newFingerprinter(), kr: kr, logger: logger, now: time.Now}
+	return &table{fp: newFingerprinter(), kr: kr, logger: logger, now: time.Now, names: newNameIndex(0)}
+}
+
+// endpointNamed returns the endpoint named name (in any case) and its key
+// set, or nil, nil; it does not allocate. Callers hold t.mu for reading.
+func (t *table) endpointNamed(name string) (*endpoint, *keySet) {
+	return t.names.get(name)
 }
 
 // load replaces the whole table with a snapshot of the store.
@@ -174,7 +202,7 @@ func (t *table) loadLocked(ctx context.Context, src Source) error {
 		return nil
 	}
 	t.mu.Lock()
-	t.byName, t.byKey, t.accounts = map[string]*endpoint{}, map[string]*endpoint{}, map[string]*account{}
+	t.names, t.byKey, t.accounts = newNameIndex(len(eps)), make(map[string]*endpoint, len(eps)), map[string]*account{}
 	t.keys, t.qna, t.qnaByOwner = make(map[string]*keySet, len(keys)), map[fingerprint]string{}, map[string][]fingerprint{}
 	for owner, ks := range keys {
 		t.setKeysLocked(owner, ks, false)
@@ -309,9 +337,9 @@ func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey, live bool)
 	if len(stored) == 0 {
 		if ks != nil {
 			for i := range ks.slots {
-				s := &ks.slots[i]
-				s.hasCurrent, s.hasPrevious, s.stale = false, false, nil
+				ks.slots[i].stale = nil
 			}
+			ks.hasCurrent, ks.hasPrevious, ks.slow = [2]bool{}, [2]bool{}, false
 			delete(t.keys, owner)
 		}
 		t.indexQnALocked(owner, nil)
@@ -336,28 +364,32 @@ func (t *table) setKeysLocked(owner string, stored []rekey.StoredKey, live bool)
 			// change's end; a jump of several versions is not simulated,
 			// since the first of them is of unknown time.
 			if until := k.UpdatedAt.UnixNano() + int64(t.delay); now < until {
-				s.stale = &staleEntry{key: s.current, had: s.hasCurrent, until: until}
+				s.stale = &staleEntry{key: ks.cur[i], had: ks.hasCurrent[i], until: until}
 			}
 		} else if !live {
 			s.stale = nil
 		}
 		s.version = k.Version
-		s.hasCurrent, s.hasPrevious, s.previousUntil = false, false, 0
+		ks.hasCurrent[i], ks.hasPrevious[i], s.previousUntil = false, false, 0
 		if v, err := t.kr.Open(k.Resource, k.Slot, k.Ciphertext); err == nil {
-			s.current, s.hasCurrent = t.fp.of(v), true
-			fps = append(fps, s.current)
+			ks.cur[i], ks.hasCurrent[i] = t.fp.of(v), true
+			fps = append(fps, ks.cur[i])
 		} else {
 			t.logger.Error("a stored key does not open under this master key; it cannot authenticate", "owner", owner, "slot", k.Slot)
 		}
 		if len(k.PreviousCiphertext) > 0 && !k.PreviousValidUntil.IsZero() {
 			if v, err := t.kr.Open(k.Resource, k.Slot, k.PreviousCiphertext); err == nil {
-				s.previous, s.hasPrevious, s.previousUntil = t.fp.of(v), true, k.PreviousValidUntil.UnixNano()
+				s.previous, ks.hasPrevious[i], s.previousUntil = t.fp.of(v), true, k.PreviousValidUntil.UnixNano()
 				fps = append(fps, s.previous)
 			}
 		}
 		if s.stale != nil && s.stale.had {
 			fps = append(fps, s.stale.key)
 		}
+	}
+	ks.slow = false
+	for i := range ks.slots {
+		ks.slow = ks.slow || ks.hasPrevious[i] || ks.slots[i].stale != nil
 	}
 	if strings.HasSuffix(owner, qnaOwnerSuffix) {
 		t.indexQnALocked(owner, fps)
@@ -404,7 +436,7 @@ func (t *table) keySetLocked(owner string) *keySet {
 // setEndpointLocked replaces an endpoint's route (nil: removes it).
 func (t *table) setEndpointLocked(key string, e *rekey.Endpoint, deps []*rekey.Deployment) {
 	if old := t.byKey[key]; old != nil {
-		delete(t.byName, strings.ToLower(old.name))
+		t.names.remove(strings.ToLower(old.name))
 		delete(t.byKey, key)
 	}
 	if e == nil || e.ProvisioningState == rekey.Deleting {
@@ -436,7 +468,7 @@ func (t *table) setEndpointLocked(key string, e *rekey.Endpoint, deps []*rekey.D
 		}
 	}
 	t.byKey[key] = r
-	t.byName[strings.ToLower(e.ID.Name)] = r
+	t.names.put(strings.ToLower(e.ID.Name), r)
 }
 
 // setAccountLocked replaces a QnAMaker account's route (nil: removes it).
@@ -470,6 +502,16 @@ type match struct {
 // holds the slot stale, it accepts only the key it held before the
 // change. Callers hold t.mu for reading.
 func check(ks *keySet, fp *fingerprint, now int64) match {
+	if !ks.slow {
+		// Only the current keys can match: the first two cache lines of
+		// the key set say so. Both comparisons run, in constant time.
+		m0 := ks.hasCurrent[0] && ks.cur[0].equal(fp)
+		m1 := ks.hasCurrent[1] && ks.cur[1].equal(fp)
+		if m1 {
+			return match{slot: 1, ok: true}
+		}
+		return match{slot: 0, ok: m0}
+	}
 	var m match
 	for i := range ks.slots {
 		s := &ks.slots[i]
@@ -479,8 +521,8 @@ func check(ks *keySet, fp *fingerprint, now int64) match {
 			}
 			continue
 		}
-		cur := s.hasCurrent && s.current.equal(fp)
-		prev := s.hasPrevious && now < s.previousUntil && s.previous.equal(fp)
+		cur := ks.hasCurrent[i] && ks.cur[i].equal(fp)
+		prev := ks.hasPrevious[i] && now < s.previousUntil && s.previous.equal(fp)
 		if cur || prev {
 			m = match{slot: i, inGrace: !cur, ok: true}
 		}

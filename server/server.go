@@ -33,6 +33,10 @@ type Options struct {
 	// Admin serves rekey's own API under /rekey/; Metrics serves /metrics.
 	// Either may be nil.
 	Admin, Metrics http.Handler
+	// Pprof, when not nil, serves /debug/pprof/ (see Pprof); the caller
+	// puts it behind the admin credential. Nil: those paths are the
+	// API's, which answers 404.
+	Pprof http.Handler
 	// BodyTimeout drops a request whose body makes no progress for this
 	// long; 0 means no limit.
 	BodyTimeout time.Duration
@@ -71,6 +75,10 @@ func New(o Options) http.Handler {
 	}
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
+	}
+	if o.Pprof != nil {
+		mux.Handle(PprofPrefix, o.Pprof)
+		mux.Handle(PprofPrefix[:len(PprofPrefix)-1], o.Pprof) // else ServeMux redirects to PprofPrefix
 	}
 	// QnA clients build {endpoint}/qnamaker/... from an endpoint ending in
 	// '/', so their paths start with "//". ServeMux would redirect those,

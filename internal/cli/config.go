@@ -35,6 +35,7 @@ type serveConfig struct {
 	MaxBody           int64
 	MaxConnections    int
 	MetricsAuth       bool
+	Pprof             bool
 	LogFormat         string
 	QnAInstalled      string
 	QnALastStable     string
@@ -183,6 +184,7 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	fs.Int64Var(&c.MaxBody, "max-body", maxBody, "largest request body in `bytes` (REKEY_MAX_BODY)")
 	count(&c.MaxConnections, "max-connections", "REKEY_MAX_CONNECTIONS", defaultMaxConnections, "most concurrent connections the management listener accepts; more wait to be accepted; 0: no limit")
 	boolean(&c.MetricsAuth, "metrics-auth", "REKEY_METRICS_AUTH", false, "require the admin token (Authorization: Bearer) for /metrics")
+	boolean(&c.Pprof, "pprof", "REKEY_PPROF", false, "serve Go's runtime profiles at /debug/pprof/ on the management listener, to the admin token only")
 	fs.StringVar(&c.QnAInstalled, "qna-installed-version", e.str("REKEY_QNA_INSTALLED_VERSION", "4.0.5"), "QnA runtime `version` reported as installedVersion (REKEY_QNA_INSTALLED_VERSION)")
 	fs.StringVar(&c.QnALastStable, "qna-last-stable-version", e.str("REKEY_QNA_LAST_STABLE_VERSION", "4.0.6"), "QnA runtime `version` reported as lastStableVersion (REKEY_QNA_LAST_STABLE_VERSION)")
 	fs.StringVar(&c.QnALanguage, "qna-language", e.str("REKEY_QNA_LANGUAGE", "English"), "`language` reported for QnAMaker accounts without a qnaLanguage tag (REKEY_QNA_LANGUAGE)")

@@ -340,7 +340,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				Identity: tokenService, IsIdentity: func(r *http.Request) bool { return identity.Serves(tokenService, r) },
 				Admin: recorder.Middleware(admin.New(audited, auth, logger, flushUsage(gw), ids,
 					&seed.Applier{Store: audited, Keyring: keyring, Logger: logger, Wake: runner.Wake}, lim, faultRoutes(faults.Set)...)),
-				Metrics: metricsHandler, BodyTimeout: cfg.BodyTimeout, Registerer: reg.Registerer()}),
+				Metrics: metricsHandler, Pprof: pprofHandler(cfg.Pprof, auth, logger, lim), BodyTimeout: cfg.BodyTimeout, Registerer: reg.Registerer()}),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -435,6 +435,16 @@ func listen(addr string, max int) (net.Listener, error) {
 }
 
 // withMetrics serves /metrics (m) in front of h.
+// pprofHandler is /debug/pprof/ under --pprof, behind the admin token
+// and its throttle as the admin API has them; nil (the paths answer 404)
+// without it.
+func pprofHandler(on bool, auth admin.Authenticator, logger *slog.Logger, lim *throttle.Limiter) http.Handler {
+	if !on {
+		return nil
+	}
+	return admin.RequireToken(auth, logger, lim, server.Pprof())
+}
+
 func withMetrics(m http.Handler, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" {
