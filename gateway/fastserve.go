@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -156,44 +155,19 @@ func (g *Gateway) fastScoring(s *FastServer, ctx *fasthttp.RequestCtx, escPath, 
 	nowT := g.cfg.Now()
 	now := nowT.UnixNano()
 	addr := x.conn.addr
-	var (
-		m         match
-		ks        *keySet
-		mode      rekey.AuthMode
-		retry     time.Duration
-		throttled bool
-	)
 	cred := credentialBytes(ctx.Request.Header.Peek("Authorization"), "Bearer")
-	g.tbl.mu.RLock()
-	ep, eks := g.tbl.endpointNamed(name)
-	if ep != nil {
-		mode, ks = ep.authMode, eks
-		if retry, throttled = g.limiter.Throttled(addr, nowT); !throttled {
-			switch {
-			case cred == "":
-			case mode == rekey.AuthKey:
-				x.adm.fp = g.tbl.fp.of(cred)
-				m = check(ks, &x.adm.fp, now)
-				x.adm.kind = admitKey
-			case mode == rekey.AuthAMLToken:
-				uid, err := g.cfg.Keyring.VerifyToken(strings.Clone(cred), nowT)
-				m.ok = err == nil && subtle.ConstantTimeCompare([]byte(uid), []byte(ep.uid)) == 1
-				x.adm.kind, x.adm.uid = admitToken, ep.uid
-			}
-		}
-		x.adm.route = ep.key
-	}
-	g.tbl.mu.RUnlock()
+	v := g.judgeScoring(name, cred, addr, nowT, &x.adm)
+	ep, ks, mode, m := v.ep, v.ks, v.mode, v.m
 	if ep == nil {
 		x.answer(http.StatusNotFound, "No online endpoint named '"+rekey.Clip(name, 100)+"' exists on this server.")
 		x.done()
 		return
 	}
 	x.endpoint = ep.name
-	if throttled {
+	if v.throttled {
 		g.m.throttled.Add(1, x.endpoint)
-		ctx.Response.Header.Set("Retry-After", throttle.RetryAfter(retry))
-		x.answer(http.StatusTooManyRequests, throttle.Message(retry))
+		ctx.Response.Header.Set("Retry-After", throttle.RetryAfter(v.retry))
+		x.answer(http.StatusTooManyRequests, throttle.Message(v.retry))
 		x.done()
 		return
 	}
@@ -212,13 +186,7 @@ func (g *Gateway) fastScoring(s *FastServer, ctx *fasthttp.RequestCtx, escPath, 
 		}
 	}
 	if !m.ok {
-		msg := "key_auth_access_denied: send 'Authorization: Bearer <key>' with the primary or secondary key of this endpoint."
-		switch mode {
-		case rekey.AuthAMLToken:
-			msg = "aml_token_auth_access_denied: send 'Authorization: Bearer <token>' with an unexpired token from this endpoint's token operation."
-		case rekey.AuthAADToken:
-			msg = aadMsg
-		}
+		msg := deniedMessage(mode, aadMsg)
 		x.denied(addr, nowT, "Bearer")
 		x.answer(http.StatusUnauthorized, msg)
 		x.done()

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -45,42 +44,16 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 	nowT := g.cfg.Now()
 	now := nowT.UnixNano()
 	addr := throttle.Addr(r)
-	var (
-		m         match
-		ks        *keySet
-		mode      rekey.AuthMode
-		retry     time.Duration
-		throttled bool
-	)
 	cred := credential(r.Header, "Bearer")
-	g.tbl.mu.RLock()
-	ep, eks := g.tbl.endpointNamed(name)
-	if ep != nil {
-		mode, ks = ep.authMode, eks
-		// A throttled address's credential is not judged at all.
-		if retry, throttled = g.limiter.Throttled(addr, nowT); !throttled {
-			switch {
-			case cred == "":
-			case mode == rekey.AuthKey:
-				o.adm.fp = g.tbl.fp.of(cred)
-				m = check(ks, &o.adm.fp, now)
-				o.adm.kind = admitKey
-			case mode == rekey.AuthAMLToken:
-				uid, err := g.cfg.Keyring.VerifyToken(cred, nowT)
-				m.ok = err == nil && subtle.ConstantTimeCompare([]byte(uid), []byte(ep.uid)) == 1
-				o.adm.kind, o.adm.uid = admitToken, ep.uid
-			}
-		}
-		o.adm.route = ep.key
-	}
-	g.tbl.mu.RUnlock()
+	v := g.judgeScoring(name, cred, addr, nowT, &o.adm)
+	ep, ks, mode, m := v.ep, v.ks, v.mode, v.m
 	if ep == nil {
 		writeML(o.rec, http.StatusNotFound, "No online endpoint named '"+rekey.Clip(name, 100)+"' exists on this server.")
 		return
 	}
 	o.endpoint = ep.name
-	if throttled {
-		g.refuseThrottled(o, retry, func(status int, msg string) { writeML(o.rec, status, msg) })
+	if v.throttled {
+		g.refuseThrottled(o, v.retry, func(status int, msg string) { writeML(o.rec, status, msg) })
 		return
 	}
 	var aadMsg string
@@ -102,13 +75,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !m.ok {
-		msg := "key_auth_access_denied: send 'Authorization: Bearer <key>' with the primary or secondary key of this endpoint."
-		switch mode {
-		case rekey.AuthAMLToken:
-			msg = "aml_token_auth_access_denied: send 'Authorization: Bearer <token>' with an unexpired token from this endpoint's token operation."
-		case rekey.AuthAADToken:
-			msg = aadMsg
-		}
+		msg := deniedMessage(mode, aadMsg)
 		g.denied(o, addr, nowT, "Bearer", func(status int) { writeML(o.rec, status, msg) })
 		return
 	}
