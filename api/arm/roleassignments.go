@@ -185,8 +185,10 @@ type roleAssignmentPut struct {
 
 // handleRoleAssignmentPut handles PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}:
 // 201 with the new assignment, or with the existing one when the same
-// assignment is PUT again (as Bicep and Terraform re-apply it); any other
-// use of a taken name is 409 RoleAssignmentExists. The principal must be a service principal
+// assignment is PUT again (as Bicep and Terraform re-apply it); a taken
+// name with another principal or scope is ARM's 400
+// RoleAssignmentUpdateNotPermitted, with another role 409
+// RoleAssignmentExists. The principal must be a service principal
 // of this server, the role must exist and be assignable at the scope, and
 // the scope must name something this server knows.
 func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt authzRoute) error {
@@ -245,6 +247,11 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 			if strings.EqualFold(x.ID, ra.ID) && strings.EqualFold(x.Scope, ra.Scope) && strings.EqualFold(x.PrincipalID, ra.PrincipalID) && strings.EqualFold(x.RoleDefinitionID, ra.RoleDefinitionID) {
 				ra = x // the same assignment again: IaC tools re-apply it
 				return nil
+			}
+			if strings.EqualFold(x.ID, ra.ID) && (!strings.EqualFold(x.PrincipalID, ra.PrincipalID) || !strings.EqualFold(x.Scope, ra.Scope)) {
+				// ARM's answer, as Bicep and Terraform users meet it when a
+				// deterministic assignment name is reused.
+				return errWire(http.StatusBadRequest, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated. The role assignment '"+x.ID+"' exists for principal '"+x.PrincipalID+"' at '"+rekey.Clip(x.Scope, 200)+"'; choose a new GUID, or delete the old assignment first.")
 			}
 			if strings.EqualFold(x.ID, ra.ID) {
 				return errWire(http.StatusConflict, "RoleAssignmentExists", "The role assignment already exists: its name '"+x.ID+"' is taken (at '"+rekey.Clip(x.Scope, 200)+"'). Role assignments cannot be updated; choose a new GUID, or delete the old assignment first.")

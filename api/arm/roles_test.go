@@ -213,3 +213,45 @@ func TestFollowOwnOperation(t *testing.T) {
 	e.must(http.StatusForbidden, "GET", status, "", "Authorization", "Bearer "+otherTok)
 	e.must(http.StatusForbidden, "GET", result, "", "Authorization", "Bearer "+otherTok)
 }
+
+// TestRoleAssignmentNameReuse: role assignments are never updated. A PUT
+// that reuses an existing assignment's name for another principal or
+// scope is ARM's 400 RoleAssignmentUpdateNotPermitted (as Bicep and
+// Terraform users meet it in Azure), not a 409; the same name with another
+// role, or the same principal, role and scope under a new name, is 409
+// RoleAssignmentExists. Nothing is written by any of them.
+func TestRoleAssignmentNameReuse(t *testing.T) {
+	e := newRolesEnv(t)
+	subScope := "/subscriptions/" + sub
+	rgScope := subScope + "/resourceGroups/rg1"
+	const name = "9e9e9e9e-0000-4000-8000-000000000010"
+	e.assign(name, subScope, authz.ReaderID, spObject)
+	body := func(role, principal string) string {
+		return `{"properties":{"roleDefinitionId":"` + role + `","principalId":"` + principal + `"}}`
+	}
+	tests := []struct {
+		name, scope, assignment, body string
+		status                        int
+		code                          string
+	}{
+		{"other principal", subScope, name, body(authz.ReaderID, otherObj), 400, "RoleAssignmentUpdateNotPermitted"},
+		{"other scope", rgScope, name, body(authz.ReaderID, spObject), 400, "RoleAssignmentUpdateNotPermitted"},
+		{"other role", subScope, name, body(authz.ContributorID, spObject), 409, "RoleAssignmentExists"},
+		{"same assignment, new name", subScope, "9e9e9e9e-0000-4000-8000-000000000011", body(authz.ReaderID, spObject), 409, "RoleAssignmentExists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, got := e.must(tt.status, "PUT", authzPath(tt.scope, "roleAssignments", tt.assignment), tt.body)
+			var env struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(got, &env); err != nil || env.Error.Code != tt.code || env.Error.Message == "" {
+				t.Errorf("PUT = %d %s, want %d %s", resp.StatusCode, got, tt.status, tt.code)
+			}
+		})
+	}
+	_, list := e.must(http.StatusOK, "GET", authzPath("/", "roleAssignments", ""), "")
+	if n := strings.Count(string(list), `"type":"Microsoft.Authorization/roleAssignments"`); n != 1 {
+		t.Errorf("%d assignments after the refused PUTs, want 1: %s", n, list)
+	}
+}
