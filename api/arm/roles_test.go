@@ -255,3 +255,27 @@ func TestRoleAssignmentNameReuse(t *testing.T) {
 		t.Errorf("%d assignments after the refused PUTs, want 1: %s", n, list)
 	}
 }
+
+// TestAuthorizationAPIVersions: every published api-version that defines
+// roleAssignments or roleDefinitions is served, including the previews
+// Bicep and ARM templates still name (roleAssignments@2020-03-01-preview
+// is common in published templates); an unknown one is ARM's error.
+func TestAuthorizationAPIVersions(t *testing.T) {
+	e := newRolesEnv(t)
+	subScope := "/subscriptions/" + sub
+	with := func(path, version string) string { return strings.Replace(path, authzAV, "?api-version="+version, 1) }
+	for i, v := range []string{"2015-07-01", "2017-10-01-preview", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview",
+		"2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01"} {
+		name := "9e9e9e9e-0000-4000-8000-0000000001" + string(rune('0'+i/10)) + string(rune('0'+i%10))
+		role := []string{authz.ReaderID, authz.ContributorID, authz.OwnerID}[i%3]
+		principal := []string{spObject, otherObj}[i/3%2]
+		scope := subScope + "/resourceGroups/rg" + string(rune('a'+i))
+		e.must(http.StatusCreated, "PUT", with(authzPath(scope, "roleAssignments", name), v),
+			`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+role+`","principalId":"`+principal+`"}}`)
+		e.must(http.StatusOK, "GET", with(authzPath(scope, "roleAssignments", name), v), "")
+	}
+	for _, v := range []string{"2015-07-01", "2017-10-01-preview", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview"} {
+		e.must(http.StatusOK, "GET", with(authzPath(subScope, "roleDefinitions", authz.ReaderID), v), "")
+	}
+	e.must(http.StatusBadRequest, "GET", with(authzPath(subScope, "roleDefinitions", authz.ReaderID), "2019-01-01"), "")
+}
