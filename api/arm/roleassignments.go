@@ -45,9 +45,11 @@ func toAssignmentJSON(ra *rekey.RoleAssignment) roleAssignmentJSON {
 	}
 }
 
-// assignmentFilter is a parsed roleAssignments $filter: atScope(), and
-// principalId eq '{id}' (or assignedTo('{id}'), which rekey, having no
-// groups, treats alike), alone or joined by "and".
+// assignmentFilter is a parsed roleAssignments $filter, in the forms ARM
+// accepts: atScope(), principalId eq '{id}' or assignedTo('{id}') alone
+// (rekey, having no groups, treats the last two alike), or
+// atScope() and assignedTo('{id}'). ARM refuses every other combination,
+// atScope() with principalId eq among them.
 type assignmentFilter struct {
 	atScope   bool
 	principal string
@@ -58,21 +60,31 @@ func parseAssignmentFilter(f string) (assignmentFilter, bool) {
 	if strings.TrimSpace(f) == "" {
 		return af, true
 	}
-	for _, term := range splitAnd(f) {
+	terms := splitAnd(f)
+	var scoped, assigned int
+	for _, term := range terms {
 		switch {
 		case strings.EqualFold(term, "atScope()"):
 			af.atScope = true
+			scoped++
 		case len(term) > len("assignedTo('')") && strings.EqualFold(term[:len("assignedTo('")], "assignedTo('") && strings.HasSuffix(term, "')"):
 			af.principal = term[len("assignedTo('") : len(term)-2]
+			assigned++
 		default:
 			field, value, ok := parseEqFilter(term)
 			if !ok || !strings.EqualFold(field, "principalId") || value == "" {
-				return af, false
+				return assignmentFilter{}, false
 			}
 			af.principal = value
 		}
 	}
-	return af, true
+	switch {
+	case len(terms) == 1:
+		return af, true
+	case len(terms) == 2 && scoped == 1 && assigned == 1:
+		return af, true
+	}
+	return assignmentFilter{}, false
 }
 
 // splitAnd splits a filter on " and ", case-insensitively.
@@ -95,7 +107,7 @@ func (a *api) handleRoleAssignmentList(w http.ResponseWriter, r *http.Request, r
 	filter := r.URL.Query().Get("$filter")
 	af, ok := parseAssignmentFilter(filter)
 	if !ok {
-		return errWire(http.StatusBadRequest, "UnsupportedQuery", "The filter '"+rekey.Clip(filter, 200)+"' is not supported. Supported filters are \"atScope()\", \"principalId eq '{objectId}'\", \"assignedTo('{objectId}')\", and \"atScope() and principalId eq '{objectId}'\".")
+		return errWire(http.StatusBadRequest, "UnsupportedQuery", "The filter '"+rekey.Clip(filter, 200)+"' is not supported. Supported filters are either 'atScope()' or 'principalId eq '{value}'' or 'assignedTo('{value}')', and 'atScope() and assignedTo('{value}')'.")
 	}
 	var all []*rekey.RoleAssignment
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { all, err = tx.RoleAssignments(); return err }); err != nil {
