@@ -112,7 +112,14 @@ func (a *api) serveAuthorization(w http.ResponseWriter, r *http.Request, rt auth
 	if r.Method == http.MethodPut {
 		rekey.NoteStatus(r.Context(), http.StatusCreated) // for create and update, as ARM answers
 	}
-	if err := a.authorize(r, route{action: action}); err != nil {
+	// ARM's 403 names the assignment or definition itself, or
+	// "{scope}/providers/Microsoft.Authorization" for a list, as recorded
+	// AuthorizationFailed messages show.
+	denied := scopePrefix(rt.scope) + "/providers/Microsoft.Authorization"
+	if rt.name != "" {
+		denied += "/" + rt.kind + "/" + rt.name
+	}
+	if err := a.authorizeNaming(r, route{action: action}, denied); err != nil {
 		return err
 	}
 	switch {

@@ -279,3 +279,32 @@ func TestAuthorizationAPIVersions(t *testing.T) {
 	}
 	e.must(http.StatusBadRequest, "GET", with(authzPath(subScope, "roleDefinitions", authz.ReaderID), "2019-01-01"), "")
 }
+
+// TestForbiddenAuthorizationScope: a refused Microsoft.Authorization
+// request names the scope as ARM does in its 403: the assignment's or
+// definition's id for one of them, "{scope}/providers/Microsoft.Authorization"
+// for a list (both as recorded in real AuthorizationFailed messages).
+func TestForbiddenAuthorizationScope(t *testing.T) {
+	e := newRolesEnv(t)
+	rg := "/subscriptions/" + sub + "/resourceGroups/rg1"
+	e.assign("7c7c7c7c-0000-4000-8000-000000000002", "/subscriptions/"+sub, authz.ReaderID, spObject)
+	const name = "7c7c7c7c-0000-4000-8000-000000000003"
+	tests := []struct {
+		what, token, method, path, body, action, scope string
+	}{
+		{"assignment PUT", spToken, "PUT", authzPath(rg, "roleAssignments", name),
+			`{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + otherObj + `"}}`,
+			"Microsoft.Authorization/roleAssignments/write", rg + "/providers/Microsoft.Authorization/roleAssignments/" + name},
+		{"assignment list", otherTok, "GET", authzPath(rg, "roleAssignments", ""), "",
+			"Microsoft.Authorization/roleAssignments/read", rg + "/providers/Microsoft.Authorization"},
+		{"definition GET at the root", otherTok, "GET", authzPath("/", "roleDefinitions", authz.ReaderID), "",
+			"Microsoft.Authorization/roleDefinitions/read", "/providers/Microsoft.Authorization/roleDefinitions/" + authz.ReaderID},
+	}
+	for _, tt := range tests {
+		_, body := e.must(http.StatusForbidden, tt.method, tt.path, tt.body, "Authorization", "Bearer "+tt.token)
+		want := "perform action '" + tt.action + "' over scope '" + tt.scope + "' or the scope is invalid."
+		if !strings.Contains(string(body), want) {
+			t.Errorf("%s: 403 = %s, want it to say %q", tt.what, body, want)
+		}
+	}
+}
