@@ -222,9 +222,6 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 	if !rekey.IsGUID(roleID) {
 		return errWire(http.StatusBadRequest, "InvalidRoleDefinitionId", "The role definition ID '"+rekey.Clip(p.RoleDefinitionID, 200)+"' is not valid: send '/subscriptions/{subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{roleGuid}' or the role's GUID.")
 	}
-	if p.PrincipalType != "" && !strings.EqualFold(p.PrincipalType, "ServicePrincipal") {
-		return errWire(http.StatusBadRequest, "PrincipalTypeNotSupported", "The principal type '"+rekey.Clip(p.PrincipalType, 60)+"' is not supported: this server's principals are service principals (principalType 'ServicePrincipal').")
-	}
 	defs, err := a.definitions(r)
 	if err != nil {
 		return err
@@ -250,6 +247,11 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 		}
 		if !slices.ContainsFunc(sps, func(sp *rekey.ServicePrincipal) bool { return strings.EqualFold(sp.ObjectID, ra.PrincipalID) }) {
 			return errWire(http.StatusBadRequest, "PrincipalNotFound", "Principal "+rekey.Clip(ra.PrincipalID, 100)+" does not exist in the directory "+a.Tenant+". Send the objectId of a service principal of this server (rekey sp list), not its appId.")
+		}
+		if p.PrincipalType != "" && !strings.EqualFold(p.PrincipalType, "ServicePrincipal") {
+			// ARM's words (its spelling too, which tools match on), with
+			// the id in ARM's undashed form.
+			return errWire(http.StatusBadRequest, "UnmatchedPrincipalType", "The PrincipalId '"+strings.ReplaceAll(ra.PrincipalID, "-", "")+"' has type 'ServicePrincipal' , which is different from specified PrinciaplType '"+rekey.Clip(p.PrincipalType, 60)+"'. Every principal of this server is a service principal: send principalType 'ServicePrincipal', or leave it out.")
 		}
 		all, err := tx.RoleAssignments()
 		if err != nil {

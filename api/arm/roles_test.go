@@ -165,6 +165,8 @@ func TestRolesBadInput(t *testing.T) {
 		{"bad subscription", "GET", authzPath("/subscriptions/nope", "roleAssignments", ""), "", 400, "InvalidSubscriptionId"},
 		{"no body", "PUT", authzPath(subScope, "roleAssignments", def), `{}`, 400, "InvalidRequestContent"},
 		{"unknown principal", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + def + `"}}`, 400, "PrincipalNotFound"},
+		{"principal type mismatch", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + spObject + `","principalType":"User"}}`, 400, "UnmatchedPrincipalType"},
+		{"unknown principal with a type", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + def + `","principalType":"User"}}`, 400, "PrincipalNotFound"},
 		{"unknown role", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + def + `","principalId":"` + spObject + `"}}`, 400, "RoleDefinitionDoesNotExist"},
 		{"no such resource", "PUT", authzPath(subScope+"/resourceGroups/rg1/providers/Microsoft.CognitiveServices/accounts/nope", "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + spObject + `"}}`, 404, "ResourceNotFound"},
 		{"assignment not found", "GET", authzPath(subScope, "roleAssignments", def), "", 404, "RoleAssignmentNotFound"},
