@@ -21,6 +21,13 @@ type Authorizer interface {
 // context by h) for the authenticated caller. A caller may always follow
 // the status and result URLs of an operation it started.
 func (a *api) authorize(r *http.Request, rt route) error {
+	return a.authorizeNaming(r, rt, "")
+}
+
+// authorizeNaming is authorize, with the scope a 403 names when it is not
+// the one evaluated: ARM names the request's own path for
+// Microsoft.Authorization requests.
+func (a *api) authorizeNaming(r *http.Request, rt route, deniedScope string) error {
 	if a.Authz == nil || rt.open {
 		return nil
 	}
@@ -39,6 +46,9 @@ func (a *api) authorize(r *http.Request, rt route) error {
 		if op, err := a.operation(r); err == nil && op.StartedBy != "" && op.StartedBy == p.ID {
 			return nil
 		}
+	}
+	if deniedScope != "" {
+		req.Scope = deniedScope
 	}
 	return forbidden(p, req, !a.Authz.HasAssignments(ctx, p.ID))
 }

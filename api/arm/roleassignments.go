@@ -45,9 +45,11 @@ func toAssignmentJSON(ra *rekey.RoleAssignment) roleAssignmentJSON {
 	}
 }
 
-// assignmentFilter is a parsed roleAssignments $filter: atScope(), and
-// principalId eq '{id}' (or assignedTo('{id}'), which rekey, having no
-// groups, treats alike), alone or joined by "and".
+// assignmentFilter is a parsed roleAssignments $filter, in the forms ARM
+// accepts: atScope(), principalId eq '{id}' or assignedTo('{id}') alone
+// (rekey, having no groups, treats the last two alike), or
+// atScope() and assignedTo('{id}'). ARM refuses every other combination,
+// atScope() with principalId eq among them.
 type assignmentFilter struct {
 	atScope   bool
 	principal string
@@ -58,21 +60,31 @@ func parseAssignmentFilter(f string) (assignmentFilter, bool) {
 	if strings.TrimSpace(f) == "" {
 		return af, true
 	}
-	for _, term := range splitAnd(f) {
+	terms := splitAnd(f)
+	var scoped, assigned int
+	for _, term := range terms {
 		switch {
 		case strings.EqualFold(term, "atScope()"):
 			af.atScope = true
+			scoped++
 		case len(term) > len("assignedTo('')") && strings.EqualFold(term[:len("assignedTo('")], "assignedTo('") && strings.HasSuffix(term, "')"):
 			af.principal = term[len("assignedTo('") : len(term)-2]
+			assigned++
 		default:
 			field, value, ok := parseEqFilter(term)
 			if !ok || !strings.EqualFold(field, "principalId") || value == "" {
-				return af, false
+				return assignmentFilter{}, false
 			}
 			af.principal = value
 		}
 	}
-	return af, true
+	switch {
+	case len(terms) == 1:
+		return af, true
+	case len(terms) == 2 && scoped == 1 && assigned == 1:
+		return af, true
+	}
+	return assignmentFilter{}, false
 }
 
 // splitAnd splits a filter on " and ", case-insensitively.
@@ -95,7 +107,7 @@ func (a *api) handleRoleAssignmentList(w http.ResponseWriter, r *http.Request, r
 	filter := r.URL.Query().Get("$filter")
 	af, ok := parseAssignmentFilter(filter)
 	if !ok {
-		return errWire(http.StatusBadRequest, "UnsupportedQuery", "The filter '"+rekey.Clip(filter, 200)+"' is not supported. Supported filters are \"atScope()\", \"principalId eq '{objectId}'\", \"assignedTo('{objectId}')\", and \"atScope() and principalId eq '{objectId}'\".")
+		return errWire(http.StatusBadRequest, "UnsupportedQuery", "The filter '"+rekey.Clip(filter, 200)+"' is not supported. Supported filters are either 'atScope()' or 'principalId eq '{value}'' or 'assignedTo('{value}')', and 'atScope() and assignedTo('{value}')'.")
 	}
 	var all []*rekey.RoleAssignment
 	if err := a.Store.View(r.Context(), func(tx rekey.Tx) (err error) { all, err = tx.RoleAssignments(); return err }); err != nil {
@@ -185,8 +197,10 @@ type roleAssignmentPut struct {
 
 // handleRoleAssignmentPut handles PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}:
 // 201 with the new assignment, or with the existing one when the same
-// assignment is PUT again (as Bicep and Terraform re-apply it); any other
-// use of a taken name is 409 RoleAssignmentExists. The principal must be a service principal
+// assignment is PUT again (as Bicep and Terraform re-apply it); a taken
+// name with another principal or scope is ARM's 400
+// RoleAssignmentUpdateNotPermitted, with another role 409
+// RoleAssignmentExists. The principal must be a service principal
 // of this server, the role must exist and be assignable at the scope, and
 // the scope must name something this server knows.
 func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt authzRoute) error {
@@ -207,9 +221,6 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 	}
 	if !rekey.IsGUID(roleID) {
 		return errWire(http.StatusBadRequest, "InvalidRoleDefinitionId", "The role definition ID '"+rekey.Clip(p.RoleDefinitionID, 200)+"' is not valid: send '/subscriptions/{subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{roleGuid}' or the role's GUID.")
-	}
-	if p.PrincipalType != "" && !strings.EqualFold(p.PrincipalType, "ServicePrincipal") {
-		return errWire(http.StatusBadRequest, "PrincipalTypeNotSupported", "The principal type '"+rekey.Clip(p.PrincipalType, 60)+"' is not supported: this server's principals are service principals (principalType 'ServicePrincipal').")
 	}
 	defs, err := a.definitions(r)
 	if err != nil {
@@ -237,6 +248,11 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 		if !slices.ContainsFunc(sps, func(sp *rekey.ServicePrincipal) bool { return strings.EqualFold(sp.ObjectID, ra.PrincipalID) }) {
 			return errWire(http.StatusBadRequest, "PrincipalNotFound", "Principal "+rekey.Clip(ra.PrincipalID, 100)+" does not exist in the directory "+a.Tenant+". Send the objectId of a service principal of this server (rekey sp list), not its appId.")
 		}
+		if p.PrincipalType != "" && !strings.EqualFold(p.PrincipalType, "ServicePrincipal") {
+			// ARM's words (its spelling too, which tools match on), with
+			// the id in ARM's undashed form.
+			return errWire(http.StatusBadRequest, "UnmatchedPrincipalType", "The PrincipalId '"+strings.ReplaceAll(ra.PrincipalID, "-", "")+"' has type 'ServicePrincipal' , which is different from specified PrinciaplType '"+rekey.Clip(p.PrincipalType, 60)+"'. Every principal of this server is a service principal: send principalType 'ServicePrincipal', or leave it out.")
+		}
 		all, err := tx.RoleAssignments()
 		if err != nil {
 			return err
@@ -245,6 +261,11 @@ func (a *api) handleRoleAssignmentPut(w http.ResponseWriter, r *http.Request, rt
 			if strings.EqualFold(x.ID, ra.ID) && strings.EqualFold(x.Scope, ra.Scope) && strings.EqualFold(x.PrincipalID, ra.PrincipalID) && strings.EqualFold(x.RoleDefinitionID, ra.RoleDefinitionID) {
 				ra = x // the same assignment again: IaC tools re-apply it
 				return nil
+			}
+			if strings.EqualFold(x.ID, ra.ID) && (!strings.EqualFold(x.PrincipalID, ra.PrincipalID) || !strings.EqualFold(x.Scope, ra.Scope)) {
+				// ARM's answer, as Bicep and Terraform users meet it when a
+				// deterministic assignment name is reused.
+				return errWire(http.StatusBadRequest, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated. The role assignment '"+x.ID+"' exists for principal '"+x.PrincipalID+"' at '"+rekey.Clip(x.Scope, 200)+"'; choose a new GUID, or delete the old assignment first.")
 			}
 			if strings.EqualFold(x.ID, ra.ID) {
 				return errWire(http.StatusConflict, "RoleAssignmentExists", "The role assignment already exists: its name '"+x.ID+"' is taken (at '"+rekey.Clip(x.Scope, 200)+"'). Role assignments cannot be updated; choose a new GUID, or delete the old assignment first.")

@@ -8,12 +8,16 @@ import (
 	"github.com/rekey-dev/rekey/reqinfo"
 )
 
-// Microsoft.Authorization's api-versions. armauthorization/v2 (v2.2.0)
-// and v3 send 2022-04-01 for both resource types; the Azure CLI 2.60
-// sends 2022-04-01 too.
+// Microsoft.Authorization's api-versions: those published in
+// azure-rest-api-specs for roleAssignments or roleDefinitions.
+// armauthorization/v2 (v2.2.0) and v3 send 2022-04-01 for both resource
+// types; the Azure CLI 2.60 sends 2022-04-01 too. Bicep and ARM templates
+// still name the older previews (roleAssignments@2020-03-01-preview is
+// common in published templates), so those are served as well.
 var authorizationVersions = []string{
-	"2015-07-01", "2018-01-01-preview", "2018-09-01-preview", "2020-04-01-preview",
-	"2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01", "2022-05-01-preview",
+	"2015-07-01", "2017-10-01-preview", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview",
+	"2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01",
+	"2022-05-01-preview",
 }
 
 const (
@@ -108,7 +112,14 @@ func (a *api) serveAuthorization(w http.ResponseWriter, r *http.Request, rt auth
 	if r.Method == http.MethodPut {
 		rekey.NoteStatus(r.Context(), http.StatusCreated) // for create and update, as ARM answers
 	}
-	if err := a.authorize(r, route{action: action}); err != nil {
+	// ARM's 403 names the assignment or definition itself, or
+	// "{scope}/providers/Microsoft.Authorization" for a list, as recorded
+	// AuthorizationFailed messages show.
+	denied := scopePrefix(rt.scope) + "/providers/Microsoft.Authorization"
+	if rt.name != "" {
+		denied += "/" + rt.kind + "/" + rt.name
+	}
+	if err := a.authorizeNaming(r, route{action: action}, denied); err != nil {
 		return err
 	}
 	switch {

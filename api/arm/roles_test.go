@@ -165,6 +165,8 @@ func TestRolesBadInput(t *testing.T) {
 		{"bad subscription", "GET", authzPath("/subscriptions/nope", "roleAssignments", ""), "", 400, "InvalidSubscriptionId"},
 		{"no body", "PUT", authzPath(subScope, "roleAssignments", def), `{}`, 400, "InvalidRequestContent"},
 		{"unknown principal", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + def + `"}}`, 400, "PrincipalNotFound"},
+		{"principal type mismatch", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + spObject + `","principalType":"User"}}`, 400, "UnmatchedPrincipalType"},
+		{"unknown principal with a type", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + def + `","principalType":"User"}}`, 400, "PrincipalNotFound"},
 		{"unknown role", "PUT", authzPath(subScope, "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + def + `","principalId":"` + spObject + `"}}`, 400, "RoleDefinitionDoesNotExist"},
 		{"no such resource", "PUT", authzPath(subScope+"/resourceGroups/rg1/providers/Microsoft.CognitiveServices/accounts/nope", "roleAssignments", def), `{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + spObject + `"}}`, 404, "ResourceNotFound"},
 		{"assignment not found", "GET", authzPath(subScope, "roleAssignments", def), "", 404, "RoleAssignmentNotFound"},
@@ -212,4 +214,99 @@ func TestFollowOwnOperation(t *testing.T) {
 	e.must(http.StatusOK, "GET", result, "", "Authorization", "Bearer "+spToken)
 	e.must(http.StatusForbidden, "GET", status, "", "Authorization", "Bearer "+otherTok)
 	e.must(http.StatusForbidden, "GET", result, "", "Authorization", "Bearer "+otherTok)
+}
+
+// TestRoleAssignmentNameReuse: role assignments are never updated. A PUT
+// that reuses an existing assignment's name for another principal or
+// scope is ARM's 400 RoleAssignmentUpdateNotPermitted (as Bicep and
+// Terraform users meet it in Azure), not a 409; the same name with another
+// role, or the same principal, role and scope under a new name, is 409
+// RoleAssignmentExists. Nothing is written by any of them.
+func TestRoleAssignmentNameReuse(t *testing.T) {
+	e := newRolesEnv(t)
+	subScope := "/subscriptions/" + sub
+	rgScope := subScope + "/resourceGroups/rg1"
+	const name = "9e9e9e9e-0000-4000-8000-000000000010"
+	e.assign(name, subScope, authz.ReaderID, spObject)
+	body := func(role, principal string) string {
+		return `{"properties":{"roleDefinitionId":"` + role + `","principalId":"` + principal + `"}}`
+	}
+	tests := []struct {
+		name, scope, assignment, body string
+		status                        int
+		code                          string
+	}{
+		{"other principal", subScope, name, body(authz.ReaderID, otherObj), 400, "RoleAssignmentUpdateNotPermitted"},
+		{"other scope", rgScope, name, body(authz.ReaderID, spObject), 400, "RoleAssignmentUpdateNotPermitted"},
+		{"other role", subScope, name, body(authz.ContributorID, spObject), 409, "RoleAssignmentExists"},
+		{"same assignment, new name", subScope, "9e9e9e9e-0000-4000-8000-000000000011", body(authz.ReaderID, spObject), 409, "RoleAssignmentExists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, got := e.must(tt.status, "PUT", authzPath(tt.scope, "roleAssignments", tt.assignment), tt.body)
+			var env struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(got, &env); err != nil || env.Error.Code != tt.code || env.Error.Message == "" {
+				t.Errorf("PUT = %d %s, want %d %s", resp.StatusCode, got, tt.status, tt.code)
+			}
+		})
+	}
+	_, list := e.must(http.StatusOK, "GET", authzPath("/", "roleAssignments", ""), "")
+	if n := strings.Count(string(list), `"type":"Microsoft.Authorization/roleAssignments"`); n != 1 {
+		t.Errorf("%d assignments after the refused PUTs, want 1: %s", n, list)
+	}
+}
+
+// TestAuthorizationAPIVersions: every published api-version that defines
+// roleAssignments or roleDefinitions is served, including the previews
+// Bicep and ARM templates still name (roleAssignments@2020-03-01-preview
+// is common in published templates); an unknown one is ARM's error.
+func TestAuthorizationAPIVersions(t *testing.T) {
+	e := newRolesEnv(t)
+	subScope := "/subscriptions/" + sub
+	with := func(path, version string) string { return strings.Replace(path, authzAV, "?api-version="+version, 1) }
+	for i, v := range []string{"2015-07-01", "2017-10-01-preview", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview",
+		"2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01"} {
+		name := "9e9e9e9e-0000-4000-8000-0000000001" + string(rune('0'+i/10)) + string(rune('0'+i%10))
+		role := []string{authz.ReaderID, authz.ContributorID, authz.OwnerID}[i%3]
+		principal := []string{spObject, otherObj}[i/3%2]
+		scope := subScope + "/resourceGroups/rg" + string(rune('a'+i))
+		e.must(http.StatusCreated, "PUT", with(authzPath(scope, "roleAssignments", name), v),
+			`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+role+`","principalId":"`+principal+`"}}`)
+		e.must(http.StatusOK, "GET", with(authzPath(scope, "roleAssignments", name), v), "")
+	}
+	for _, v := range []string{"2015-07-01", "2017-10-01-preview", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview"} {
+		e.must(http.StatusOK, "GET", with(authzPath(subScope, "roleDefinitions", authz.ReaderID), v), "")
+	}
+	e.must(http.StatusBadRequest, "GET", with(authzPath(subScope, "roleDefinitions", authz.ReaderID), "2019-01-01"), "")
+}
+
+// TestForbiddenAuthorizationScope: a refused Microsoft.Authorization
+// request names the scope as ARM does in its 403: the assignment's or
+// definition's id for one of them, "{scope}/providers/Microsoft.Authorization"
+// for a list (both as recorded in real AuthorizationFailed messages).
+func TestForbiddenAuthorizationScope(t *testing.T) {
+	e := newRolesEnv(t)
+	rg := "/subscriptions/" + sub + "/resourceGroups/rg1"
+	e.assign("7c7c7c7c-0000-4000-8000-000000000002", "/subscriptions/"+sub, authz.ReaderID, spObject)
+	const name = "7c7c7c7c-0000-4000-8000-000000000003"
+	tests := []struct {
+		what, token, method, path, body, action, scope string
+	}{
+		{"assignment PUT", spToken, "PUT", authzPath(rg, "roleAssignments", name),
+			`{"properties":{"roleDefinitionId":"` + authz.ReaderID + `","principalId":"` + otherObj + `"}}`,
+			"Microsoft.Authorization/roleAssignments/write", rg + "/providers/Microsoft.Authorization/roleAssignments/" + name},
+		{"assignment list", otherTok, "GET", authzPath(rg, "roleAssignments", ""), "",
+			"Microsoft.Authorization/roleAssignments/read", rg + "/providers/Microsoft.Authorization"},
+		{"definition GET at the root", otherTok, "GET", authzPath("/", "roleDefinitions", authz.ReaderID), "",
+			"Microsoft.Authorization/roleDefinitions/read", "/providers/Microsoft.Authorization/roleDefinitions/" + authz.ReaderID},
+	}
+	for _, tt := range tests {
+		_, body := e.must(http.StatusForbidden, tt.method, tt.path, tt.body, "Authorization", "Bearer "+tt.token)
+		want := "perform action '" + tt.action + "' over scope '" + tt.scope + "' or the scope is invalid."
+		if !strings.Contains(string(body), want) {
+			t.Errorf("%s: 403 = %s, want it to say %q", tt.what, body, want)
+		}
+	}
 }

@@ -246,7 +246,13 @@ func runRoleAssignment(ctx context.Context, args []string, getenv func(string) s
 					if err != nil {
 						return err
 					}
-					terms = append(terms, "principalId eq '"+oid+"'")
+					// ARM combines atScope() with assignedTo() only, never
+					// with principalId eq.
+					if all {
+						terms = append(terms, "assignedTo('"+oid+"')")
+					} else {
+						terms = append(terms, "principalId eq '"+oid+"'")
+					}
 				}
 				_, data, err := c.do(ctx, http.MethodGet, authzURL(c, scope, "roleAssignments", "", strings.Join(terms, " and ")), nil)
 				if err != nil {

@@ -120,6 +120,10 @@ func TestRBACReader(t *testing.T) {
 	}
 
 	e.cli("role", "assignment", "create", "--assignee", appID, "--role", "Reader", "--scope", rgScope(testRG))
+	// --at-scope with --assignee sends ARM's atScope() and assignedTo().
+	if out := e.cli("role", "assignment", "list", "--assignee", appID, "--at-scope", "--scope", rgScope(testRG)); !strings.Contains(out, "Reader") {
+		t.Errorf("role assignment list --assignee --at-scope = %q, want the Reader assignment", out)
+	}
 	if _, err := c.ep.Get(t.Context(), testRG, "ws1", "rbac-reader-ep", nil); err != nil {
 		t.Errorf("Reader GET endpoint: %v", err)
 	}
