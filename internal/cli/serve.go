@@ -93,6 +93,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
+	if cfg.databasePasswordInArgs() {
+		logger.Warn("--database holds a password, which every local user can read in the process list (ps); set REKEY_DATABASE_URL instead, or leave the password out of the URL and use PGPASSWORD or a .pgpass file (PGPASSFILE)")
+	}
 	tuneGC(getenv)
 	warnFDLimit(cfg, logger)
 	seedFile, err := loadSeed(cfg.Seed) // a broken seed file stops the start before anything is touched

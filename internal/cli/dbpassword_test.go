@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"flag"
+	"io"
+	"testing"
+)
+
+// TestDatabasePasswordInArgs: serve warns when the command line holds
+// the database's password, which ps shows every local user, and only
+// then: not for REKEY_DATABASE_URL, nor for a URL without a password.
+func TestDatabasePasswordInArgs(t *testing.T) {
+	for _, tt := range []struct {
+		env  []string
+		args []string
+		want bool
+	}{
+		{nil, []string{"--database", "postgres://rekey:secret@db:5432/rekey"}, true},
+		{nil, []string{"--database", "postgres://rekey@db:5432/rekey?password=secret"}, true},
+		{nil, []string{"--database=postgresql://rekey:s%40t@db/rekey?sslmode=disable"}, true},
+		{nil, []string{"--database", "postgres://rekey@db:5432/rekey"}, false},
+		{[]string{"REKEY_DATABASE_URL", "postgres://rekey:secret@db:5432/rekey"}, nil, false},
+		{nil, nil, false},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		cfg, validate := bindServe(fs, envOf(tt.env...))
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := validate(); err != nil {
+			t.Fatalf("%v %v: %v", tt.env, tt.args, err)
+		}
+		if got := cfg.databasePasswordInArgs(); got != tt.want {
+			t.Errorf("env %v, args %v: password in the command line = %v, want %v", tt.env, tt.args, got, tt.want)
+		}
+	}
+}
