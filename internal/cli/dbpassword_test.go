@@ -36,3 +36,27 @@ func TestDatabasePasswordInArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacesSharedAdminToken: a management replica on PostgreSQL whose
+// admin token is not REKEY_ADMIN_TOKEN replaces the database's one for
+// every replica, so serve warns; SQLite, gateways and the shared variable
+// do not.
+func TestReplacesSharedAdminToken(t *testing.T) {
+	const db = "postgres://rekey@db:5432/rekey"
+	for _, tt := range []struct {
+		database, role string
+		fromEnv        bool
+		want           bool
+	}{
+		{db, roleAll, false, true},
+		{db, roleManagement, false, true},
+		{db, roleManagement, true, false},
+		{db, roleGateway, false, false},
+		{"", roleAll, false, false},
+	} {
+		cfg := &serveConfig{Database: tt.database, Role: tt.role}
+		if got := replacesSharedAdminToken(cfg, tt.fromEnv); got != tt.want {
+			t.Errorf("database %q, role %s, token from the environment %v: warn = %v, want %v", tt.database, tt.role, tt.fromEnv, got, tt.want)
+		}
+	}
+}
