@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,5 +131,44 @@ func TestUpstreamClosedIdleConnection(t *testing.T) {
 			t.Errorf("request %d (%d bytes), after the upstream closed the idle connection = %d %s, want 200", i, len(body), resp.StatusCode, got)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// TestPostNotSentTwice: an upstream that reads a POST on a kept-alive
+// connection and then closes it without answering may have acted on it,
+// so the gateway answers 502 and does not send the POST again (as
+// net/http's transport and nginx do); a GET is retried once.
+func TestPostNotSentTwice(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Method+" "+string(b)]++
+		mu.Unlock()
+		if strings.Contains(string(b), "crash") || r.URL.Query().Get("crash") != "" {
+			c, _, _ := w.(http.Hijacker).Hijack()
+			c.Close() // acted on the request, then died without answering
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	_, p, _ := e.endpoint("ep1", rekey.AuthKey, nil, map[string]string{"blue": up.URL}, map[string]int32{"blue": 100}, nil)
+	if resp, _ := e.call("POST", "/endpoints/ep1/score", "Bearer "+p, "{}"); resp.StatusCode != 200 {
+		t.Fatalf("first POST = %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := e.call("POST", "/endpoints/ep1/score", "Bearer "+p, `{"crash":1}`); resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("POST the upstream dropped = %d, want 502", resp.StatusCode)
+	}
+	e.call("GET", "/endpoints/ep1/score?crash=1", "Bearer "+p, "")
+	mu.Lock()
+	defer mu.Unlock()
+	if n := seen[`POST {"crash":1}`]; n != 1 {
+		t.Errorf("the upstream received the POST %d times, want once", n)
+	}
+	if n := seen["GET "]; testEngine != "nethttp" && n != 2 {
+		t.Errorf("the upstream received the GET %d times, want twice (retried once)", n)
 	}
 }

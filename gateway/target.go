@@ -81,12 +81,34 @@ func (g *Gateway) newTarget(u *url.URL, endpoint, deployment string, qna bool) *
 }
 
 // retryUnanswered retries, once, a request whose kept-alive connection
-// the upstream had closed: it answered nothing, so it did not serve the
-// request. fasthttp never retries a streamed body; only small bodies,
-// held in memory, are sent again.
-func retryUnanswered(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
-	return false, attempts < 2 && (errors.Is(err, errStaleConn) || errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+// the upstream had closed. A request found stale before anything of it
+// was sent (errStaleConn) is always sent again. Any other close may come
+// after the upstream read the request and acted on it, so, as net/http's
+// transport and nginx do, only an idempotent request, or one that carries
+// an Idempotency-Key, is sent again: a POST is never sent twice. fasthttp
+// never retries a streamed body; only small bodies, held in memory, are
+// sent again.
+func retryUnanswered(req *fasthttp.Request, attempts int, err error) (bool, bool) {
+	if attempts >= 2 {
+		return false, false
+	}
+	if errors.Is(err, errStaleConn) {
+		return false, true
+	}
+	closed := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return false, closed && replayable(req)
+}
+
+// replayable reports whether req may be sent again after the upstream may
+// have seen it: its method is idempotent (RFC 9110 section 9.2.2), or it
+// carries an Idempotency-Key, as net/http's transport decides.
+func replayable(req *fasthttp.Request) bool {
+	switch string(req.Header.Method()) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions, fasthttp.MethodTrace, fasthttp.MethodPut, fasthttp.MethodDelete:
+		return true
+	}
+	return len(req.Header.Peek("Idempotency-Key")) > 0 || len(req.Header.Peek("X-Idempotency-Key")) > 0
 }
 
 // dialUpstream opens a kept-alive upstream connection for a HostClient,

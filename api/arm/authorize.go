@@ -66,3 +66,28 @@ func forbidden(p rekey.Principal, req rekey.Request, unassigned bool) error {
 	}
 	return errWire(http.StatusForbidden, "AuthorizationFailed", msg)
 }
+
+// authorizeScopes checks action over each of scopes for the caller, as
+// Azure checks roleDefinitions/write and /delete over every assignable
+// scope of the role, old and new: the request's own scope alone would let
+// an Owner of one resource group rewrite a role assigned to it over the
+// whole subscription.
+func (a *api) authorizeScopes(r *http.Request, action rekey.Action, scopes ...[]string) error {
+	if a.Authz == nil {
+		return nil
+	}
+	ctx := r.Context()
+	p := rekey.PrincipalFrom(ctx)
+	for _, list := range scopes {
+		for _, s := range list {
+			allowed, err := a.Authz.Allowed(ctx, p.ID, action, s)
+			if err != nil {
+				return err
+			}
+			if !allowed {
+				return forbidden(p, rekey.Request{Action: action, Scope: s}, false)
+			}
+		}
+	}
+	return nil
+}

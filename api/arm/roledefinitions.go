@@ -2,6 +2,7 @@ package arm
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -264,13 +265,28 @@ func (a *api) handleRoleDefinitionPut(w http.ResponseWriter, r *http.Request, rt
 			return errWire(http.StatusConflict, "RoleDefinitionWithSameNameExists", "A role definition named '"+b.RoleName+"' exists (a built-in role). Choose another roleName.")
 		}
 	}
-	err := a.Store.Update(r.Context(), func(tx rekey.Tx) error {
+	prev, err := a.definition(r, d.ID)
+	if err != nil {
+		return err
+	}
+	var prevScopes []string
+	if prev != nil {
+		prevScopes = prev.AssignableScopes
+	}
+	if err := a.authorizeScopes(r, rekey.ActionRoleDefinitionWrite, d.AssignableScopes, prevScopes); err != nil {
+		return err
+	}
+	err = a.Store.Update(r.Context(), func(tx rekey.Tx) error {
 		old, err := tx.RoleDefinitions()
 		if err != nil {
 			return err
 		}
-		if prev := findDefinition(old, d.ID); prev != nil {
-			d.Created, d.CreatedBy = prev.Created, prev.CreatedBy
+		now := findDefinition(old, d.ID)
+		if now != nil && (prev == nil || !slices.Equal(now.AssignableScopes, prev.AssignableScopes)) {
+			return errWire(http.StatusConflict, "Conflict", "The role definition '"+d.ID+"' changed while this request ran; send it again.")
+		}
+		if now != nil {
+			d.Created, d.CreatedBy = now.Created, now.CreatedBy
 		}
 		_, err = tx.PutRoleDefinition(d)
 		return err
@@ -290,6 +306,13 @@ func (a *api) handleRoleDefinitionPut(w http.ResponseWriter, r *http.Request, rt
 func (a *api) handleRoleDefinitionDelete(w http.ResponseWriter, r *http.Request, rt authzRoute) error {
 	if authz.IsBuiltIn(rt.name) {
 		return errWire(http.StatusBadRequest, "CannotModifyBuiltInRole", "The role definition '"+rt.name+"' is a built-in role, which cannot be deleted.")
+	}
+	if prev, err := a.definition(r, rt.name); err != nil {
+		return err
+	} else if prev != nil {
+		if err := a.authorizeScopes(r, rekey.ActionRoleDefinitionDelete, prev.AssignableScopes); err != nil {
+			return err
+		}
 	}
 	var gone *rekey.RoleDefinition
 	err := a.Store.Update(r.Context(), func(tx rekey.Tx) error {
@@ -320,4 +343,15 @@ func (a *api) handleRoleDefinitionDelete(w http.ResponseWriter, r *http.Request,
 		return nil
 	}
 	return encode(w, http.StatusOK, toDefinitionJSON(rt.scope, gone))
+}
+
+// definition loads the custom role with id, or nil.
+func (a *api) definition(r *http.Request, id string) (*rekey.RoleDefinition, error) {
+	var d *rekey.RoleDefinition
+	err := a.Store.View(r.Context(), func(tx rekey.Tx) error {
+		defs, err := tx.RoleDefinitions()
+		d = findDefinition(defs, id)
+		return err
+	})
+	return d, err
 }

@@ -310,3 +310,33 @@ func TestForbiddenAuthorizationScope(t *testing.T) {
 		}
 	}
 }
+
+// TestRoleDefinitionWriteNeedsEveryAssignableScope: as in Azure, writing
+// a custom role needs roleDefinitions/write over each of its assignable
+// scopes, old and new. An Owner of one resource group must not rewrite a
+// role assigned to it over the whole subscription into "*".
+func TestRoleDefinitionWriteNeedsEveryAssignableScope(t *testing.T) {
+	e := newRolesEnv(t)
+	subScope := "/subscriptions/" + sub
+	rgScope := subScope + "/resourceGroups/rg1"
+	const role = "abababab-0000-4000-8000-000000000001"
+	e.must(http.StatusCreated, "PUT", authzPath(subScope, "roleDefinitions", role), `{"properties":{"roleName":"Sub Reader","assignableScopes":["`+subScope+`"],
+		"permissions":[{"actions":["*/read"]}]}}`)
+	e.assign("abababab-0000-4000-8000-000000000002", subScope, role, spObject)
+	e.assign("abababab-0000-4000-8000-000000000003", rgScope, authz.OwnerID, spObject)
+	widen := `{"properties":{"roleName":"Sub Reader","assignableScopes":["` + subScope + `"],"permissions":[{"actions":["*"]}]}}`
+	e.must(http.StatusForbidden, "PUT", authzPath(rgScope, "roleDefinitions", role), widen, "Authorization", "Bearer "+spToken)
+	e.must(http.StatusForbidden, "PUT", authzPath(subScope, "roleDefinitions", role), widen, "Authorization", "Bearer "+spToken)
+	// A new role assignable above the caller's reach is refused too.
+	e.must(http.StatusForbidden, "PUT", authzPath(rgScope, "roleDefinitions", "abababab-0000-4000-8000-000000000004"),
+		`{"properties":{"roleName":"Everything","assignableScopes":["/"],"permissions":[{"actions":["*"]}]}}`, "Authorization", "Bearer "+spToken)
+	e.must(http.StatusForbidden, "DELETE", authzPath(rgScope, "roleDefinitions", role), "", "Authorization", "Bearer "+spToken)
+	_, body := e.must(http.StatusOK, "GET", authzPath(subScope, "roleDefinitions", role), "")
+	if strings.Contains(string(body), `"actions":["*"]`) {
+		t.Errorf("the resource group's Owner rewrote a subscription role: %s", body)
+	}
+	e.must(http.StatusForbidden, "PUT", strings.Replace(base, "/rg1/", "/rg2/", 1)+"/workspaces/ws9"+av, `{"location":"eastus"}`, "Authorization", "Bearer "+spToken)
+	// Within its resource group, the Owner may still write a role.
+	e.must(http.StatusCreated, "PUT", authzPath(rgScope, "roleDefinitions", "abababab-0000-4000-8000-000000000005"),
+		`{"properties":{"roleName":"RG Role","assignableScopes":["`+rgScope+`"],"permissions":[{"actions":["*/read"]}]}}`, "Authorization", "Bearer "+spToken)
+}

@@ -19,6 +19,7 @@ import (
 type serveConfig struct {
 	DataDir           string
 	Database          string // --database, REKEY_DATABASE_URL: a PostgreSQL URL; "" means SQLite in DataDir
+	databaseFlag      bool   // Database came from the command line, which ps shows every local user
 	Listen            string
 	TLSCert, TLSKey   string
 	InsecureHTTP      bool
@@ -233,7 +234,10 @@ func bindServe(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func
 	boolean(&c.InMemory, "in-memory", "REKEY_IN_MEMORY", false, "keep all state in memory, for tests and CI: nothing persists across restarts; the CA, admin token and master key go into a new temporary directory, removed on stop, unless --data names one")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("REKEY_LOG_FORMAT", "text"), "log `format` on stderr: text or json (REKEY_LOG_FORMAT)")
 	return c, func() error {
-		fs.Visit(func(f *flag.Flag) { c.dataGiven = c.dataGiven || f.Name == "data" })
+		fs.Visit(func(f *flag.Flag) {
+			c.dataGiven = c.dataGiven || f.Name == "data"
+			c.databaseFlag = c.databaseFlag || f.Name == "database"
+		})
 		c.dataGiven = c.dataGiven || e("REKEY_DATA") != ""
 		if len(envErrs) > 0 {
 			return envErrs[0]
@@ -372,4 +376,11 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	return nil
+}
+
+// databasePasswordInArgs reports whether the command line holds the
+// database's password: any local user reads it in the process list (ps,
+// /proc/PID/cmdline), so serve warns and names the ways that keep it out.
+func (c *serveConfig) databasePasswordInArgs() bool {
+	return c.databaseFlag && c.Database != "" && postgres.HasPassword(c.Database)
 }

@@ -93,6 +93,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
+	if cfg.databasePasswordInArgs() {
+		logger.Warn("--database holds a password, which every local user can read in the process list (ps); set REKEY_DATABASE_URL instead, or leave the password out of the URL and use PGPASSWORD or a .pgpass file (PGPASSFILE)")
+	}
 	tuneGC(getenv)
 	warnFDLimit(cfg, logger)
 	seedFile, err := loadSeed(cfg.Seed) // a broken seed file stops the start before anything is touched
@@ -276,6 +279,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		token, tokenFromEnv, err := adminToken(cfg.DataDir, getenv)
 		if err != nil {
 			return fmt.Errorf("admin token: %w", err)
+		}
+		if replacesSharedAdminToken(cfg, tokenFromEnv) {
+			logger.Warn("the admin token comes from this replica's data directory and replaces the one in the shared database, so the admin tokens of the replicas started before stop working; give every management replica the same REKEY_ADMIN_TOKEN",
+				"file", filepath.Join(cfg.DataDir, adminTokenFile))
 		}
 		principal := &rekey.Principal{ID: adminPrincipalID, Name: "admin", Type: "Application"}
 		if err := store.Update(ctx, func(tx rekey.Tx) error { return tx.PutPrincipal(principal, rekey.TokenHash(token)) }); err != nil {
@@ -529,3 +536,11 @@ func openAuditLog(path string, stdout io.Writer) (io.Writer, func() error, error
 // adminPrincipalID is the principal id of the admin credential, which is
 // Owner at "/" (authz.Authorizer.Admin).
 const adminPrincipalID = "admin"
+
+// replacesSharedAdminToken reports whether a management replica on a
+// shared database takes its admin token from its own data directory: the
+// database keeps one admin credential, so each such replica's start
+// silently locks the others' tokens out.
+func replacesSharedAdminToken(cfg *serveConfig, tokenFromEnv bool) bool {
+	return cfg.Database != "" && cfg.management() && !tokenFromEnv
+}

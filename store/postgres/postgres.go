@@ -100,6 +100,18 @@ func Redact(connString string) string {
 	return u.String()
 }
 
+// HasPassword reports whether the connection string holds a password
+// (in its user information or a password parameter). One that does not
+// parse is taken to hold one.
+func HasPassword(connString string) bool {
+	u, err := url.Parse(connString)
+	if err != nil {
+		return true
+	}
+	_, ok := u.User.Password()
+	return ok || u.Query().Has("password")
+}
+
 // Open connects to the database at connString (a postgres:// URL; pgx's
 // parameters such as pool_max_conns and search_path apply) and applies
 // every pending migration under an advisory lock, so that replicas
