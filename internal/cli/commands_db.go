@@ -38,8 +38,22 @@ Examples:
   rekey db copy --from postgres://rekey:secret@db:5432/rekey --to ./backup.db
 `
 
+// bindDBCopy defines the flags of "rekey db copy".
+func bindDBCopy(fset *flag.FlagSet) (from, to *string, force *bool) {
+	from = fset.String("from", "", "the `database` to copy: a SQLite file or a postgres:// URL")
+	to = fset.String("to", "", "the `database` to copy into: a SQLite file (created if missing) or a postgres:// URL")
+	force = fset.Bool("force", false, "replace everything the destination holds")
+	return from, to, force
+}
+
 // runDB is "rekey db": commands on a database itself, not on a server.
 func runDB(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if d := describing(ctx); d != nil { // for shell completion: report, run nothing
+		fs := flag.NewFlagSet("db copy", flag.ContinueOnError)
+		bindDBCopy(fs)
+		d.nodes = append(d.nodes, cmdNode{path: "db", subs: []string{"copy"}}, cmdNode{path: "db copy", flags: flagNames(fs)})
+		return nil
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		if len(args) == 0 {
 			fmt.Fprint(stderr, dbHelp)
@@ -53,9 +67,7 @@ func runDB(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("%w: unknown command \"db %s\"; the only one is \"db copy\"", errUsage, args[0])
 	}
 	fset := flag.NewFlagSet("db copy", flag.ContinueOnError)
-	from := fset.String("from", "", "the `database` to copy: a SQLite file or a postgres:// URL")
-	to := fset.String("to", "", "the `database` to copy into: a SQLite file (created if missing) or a postgres:// URL")
-	force := fset.Bool("force", false, "replace everything the destination holds")
+	from, to, force := bindDBCopy(fset)
 	if err := parseFlags(fset, args[1:], stdout, stderr, dbHelp); err != nil {
 		return helpOK(err)
 	}
