@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/rekey-dev/rekey/store/dbcopy"
 	"github.com/rekey-dev/rekey/store/postgres"
@@ -77,6 +80,11 @@ func runDB(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *from == *to {
 		return fmt.Errorf("%w: --from and --to name the same database", errUsage)
 	}
+	for _, f := range []struct{ name, spec string }{{"--from", *from}, {"--to", *to}} {
+		if err := checkCopySpec(f.name, f.spec); err != nil {
+			return err
+		}
+	}
 	src, closeSrc, err := openCopyStore(ctx, *from, true)
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
@@ -107,7 +115,23 @@ func showDB(spec string) string {
 	if postgres.IsURL(spec) {
 		return postgres.Redact(spec)
 	}
+	if u, err := url.Parse(spec); err == nil && u.User != nil {
+		return u.Redacted() // a URL of another scheme, refused: its password still does not show
+	}
 	return spec
+}
+
+// checkCopySpec refuses what is neither a SQLite file nor a PostgreSQL
+// URL before anything is opened: another scheme would otherwise be taken
+// for a file name, and a data directory for a database file.
+func checkCopySpec(flagName, spec string) error {
+	if !postgres.IsURL(spec) && strings.Contains(spec, "://") {
+		return fmt.Errorf("%w: %s %s: want a SQLite file (a data directory's rekey.db) or a PostgreSQL URL (postgres://user:password@host:5432/db)", errUsage, flagName, showDB(spec))
+	}
+	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
+		return fmt.Errorf("%w: %s %s is a directory; name the database file in it, e.g. %s", errUsage, flagName, spec, filepath.Join(spec, "rekey.db"))
+	}
+	return nil
 }
 
 // openCopyStore opens a SQLite file or a PostgreSQL URL; the file must

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,30 @@ func TestRefusedStartKeepsNoGeneratedMasterKey(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dataB, masterKeyFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after the refused start, %s exists (stat: %v); want the generated master key removed", masterKeyFile, err)
+	}
+}
+
+// TestDBCopyWrongKindOfDatabase: "db copy" refuses, as usage errors
+// that say what to give, a URL of another scheme (once taken for a SQLite
+// file name) and a data directory (once "unable to open database file"),
+// and creates nothing.
+func TestDBCopyWrongKindOfDatabase(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", dir, "--to", filepath.Join(dir, "copy.db")}, "is a directory; name the database file in it, e.g. " + filepath.Join(dir, "rekey.db")},
+		{[]string{"--from", filepath.Join(dir, "a.db"), "--to", dir}, "is a directory"},
+		{[]string{"--from", filepath.Join(dir, "a.db"), "--to", "mysql://u:hidden@db/x"}, "--to mysql://u:xxxxx@db/x: want a SQLite file"},
+		{[]string{"--from", "sqlite://" + filepath.Join(dir, "a.db"), "--to", filepath.Join(dir, "copy.db")}, "--from sqlite://"},
+	} {
+		_, _, err := cli(t, envOf(), append([]string{"db", "copy"}, tt.args...)...)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) || strings.Contains(fmt.Sprint(err), "hidden") {
+			t.Errorf("db copy %s = %v, want a usage error containing %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("refused copies left %d files in %s", len(entries), dir)
 	}
 }
