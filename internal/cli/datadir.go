@@ -159,7 +159,8 @@ func secureDataDir(dir string, logger *slog.Logger) error {
 	}
 	ca := localca.FilesIn(dir)
 	tighten(dir, 0o077, logger)
-	for _, f := range []string{databaseFile, databaseFile + "-wal", databaseFile + "-shm", databaseFile + "-journal", masterKeyFile, adminTokenFile} {
+	for _, f := range []string{databaseFile, databaseFile + "-wal", databaseFile + "-shm", databaseFile + "-journal", masterKeyFile, adminTokenFile,
+		replicaIDFile, serverFile, identityHeaderFile, spSecretFile} {
 		tighten(filepath.Join(dir, f), 0o077, logger)
 	}
 	for _, f := range []string{ca.CAKey, ca.ServerKey} {
