@@ -30,7 +30,7 @@ func dispatch(ctx context.Context, group, apiVersion string, cmds []command, arg
 		var b strings.Builder
 		fmt.Fprintf(&b, "Usage: rekey %s <command> [flags]\n\nCommands:\n", group)
 		for _, c := range cmds {
-			fmt.Fprintf(&b, "  %-11s %s\n", c.name, strings.SplitN(c.help, "\n", 2)[0])
+			fmt.Fprintf(&b, "  %-11s %s\n", c.name, summary(c.help))
 		}
 		fmt.Fprintf(&b, "\nRun \"rekey %s <command> -h\" for flags and examples.\n", group)
 		return b.String()
@@ -73,6 +73,17 @@ func dispatch(ctx context.Context, group, apiVersion string, cmds []command, arg
 		return fmt.Errorf("%w: \"rekey %s\" needs a command before %s: rekey %s <%s> %s", errUsage, group, args[0], group, strings.Join(names, "|"), strings.Join(args, " "))
 	}
 	return fmt.Errorf("%w: unknown command \"rekey %s %s\"", errUsage, group, args[0])
+}
+
+// summary is the first sentence of a command's help, for its group's
+// list of commands: the help's first line alone may stop mid-sentence.
+func summary(help string) string {
+	para, _, _ := strings.Cut(help, "\n\n")
+	para = strings.Join(strings.Fields(para), " ")
+	if i := strings.Index(para, ". "); i >= 0 {
+		return para[:i+1]
+	}
+	return para
 }
 
 // required reports a missing required flag.

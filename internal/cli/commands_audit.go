@@ -41,7 +41,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 				fs.StringVar(&ws, "workspace", "", "an Azure ML workspace `name`, instead of --resource")
 				fs.StringVar(&ep, "endpoint", "", "an online endpoint `name` in --workspace")
 				fs.StringVar(&principal, "principal", "", "a principal's `id, appId or name`")
-				fs.StringVar(&action, "action", "", "an Azure `action`; a trailing * matches a prefix")
+				fs.StringVar(&action, "action", "", "an Azure `action`; a * at its start or end matches any characters there")
 				fs.IntVar(&top, "top", 100, "most `records` to print (follows the pages)")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
@@ -106,7 +106,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 
 // auditPages reads up to top records, following nextLink.
 func auditPages(ctx context.Context, c *client, link string, top int) ([]json.RawMessage, error) {
-	var out []json.RawMessage
+	out := []json.RawMessage{} // none found: "value": [], not null
 	for link != "" && len(out) < top {
 		_, data, err := c.do(ctx, http.MethodGet, link, nil)
 		if err != nil {

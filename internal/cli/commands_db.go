@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/rekey-dev/rekey/store/dbcopy"
 	"github.com/rekey-dev/rekey/store/postgres"
@@ -38,8 +41,22 @@ Examples:
   rekey db copy --from postgres://rekey:secret@db:5432/rekey --to ./backup.db
 `
 
+// bindDBCopy defines the flags of "rekey db copy".
+func bindDBCopy(fset *flag.FlagSet) (from, to *string, force *bool) {
+	from = fset.String("from", "", "the `database` to copy: a SQLite file or a postgres:// URL")
+	to = fset.String("to", "", "the `database` to copy into: a SQLite file (created if missing) or a postgres:// URL")
+	force = fset.Bool("force", false, "replace everything the destination holds")
+	return from, to, force
+}
+
 // runDB is "rekey db": commands on a database itself, not on a server.
 func runDB(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if d := describing(ctx); d != nil { // for shell completion: report, run nothing
+		fs := flag.NewFlagSet("db copy", flag.ContinueOnError)
+		bindDBCopy(fs)
+		d.nodes = append(d.nodes, cmdNode{path: "db", subs: []string{"copy"}}, cmdNode{path: "db copy", flags: flagNames(fs)})
+		return nil
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		if len(args) == 0 {
 			fmt.Fprint(stderr, dbHelp)
@@ -53,9 +70,7 @@ func runDB(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("%w: unknown command \"db %s\"; the only one is \"db copy\"", errUsage, args[0])
 	}
 	fset := flag.NewFlagSet("db copy", flag.ContinueOnError)
-	from := fset.String("from", "", "the `database` to copy: a SQLite file or a postgres:// URL")
-	to := fset.String("to", "", "the `database` to copy into: a SQLite file (created if missing) or a postgres:// URL")
-	force := fset.Bool("force", false, "replace everything the destination holds")
+	from, to, force := bindDBCopy(fset)
 	if err := parseFlags(fset, args[1:], stdout, stderr, dbHelp); err != nil {
 		return helpOK(err)
 	}
@@ -64,6 +79,11 @@ func runDB(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if *from == *to {
 		return fmt.Errorf("%w: --from and --to name the same database", errUsage)
+	}
+	for _, f := range []struct{ name, spec string }{{"--from", *from}, {"--to", *to}} {
+		if err := checkCopySpec(f.name, f.spec); err != nil {
+			return err
+		}
 	}
 	src, closeSrc, err := openCopyStore(ctx, *from, true)
 	if err != nil {
@@ -95,7 +115,23 @@ func showDB(spec string) string {
 	if postgres.IsURL(spec) {
 		return postgres.Redact(spec)
 	}
+	if u, err := url.Parse(spec); err == nil && u.User != nil {
+		return u.Redacted() // a URL of another scheme, refused: its password still does not show
+	}
 	return spec
+}
+
+// checkCopySpec refuses what is neither a SQLite file nor a PostgreSQL
+// URL before anything is opened: another scheme would otherwise be taken
+// for a file name, and a data directory for a database file.
+func checkCopySpec(flagName, spec string) error {
+	if !postgres.IsURL(spec) && strings.Contains(spec, "://") {
+		return fmt.Errorf("%w: %s %s: want a SQLite file (a data directory's rekey.db) or a PostgreSQL URL (postgres://user:password@host:5432/db)", errUsage, flagName, showDB(spec))
+	}
+	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
+		return fmt.Errorf("%w: %s %s is a directory; name the database file in it, e.g. %s", errUsage, flagName, spec, filepath.Join(spec, "rekey.db"))
+	}
+	return nil
 }
 
 // openCopyStore opens a SQLite file or a PostgreSQL URL; the file must

@@ -29,10 +29,12 @@ func runRole(ctx context.Context, args []string, getenv func(string) string, std
 	if describing(ctx) != nil {
 		return nil
 	}
-	fmt.Fprint(stderr, "Usage: rekey role assignment <create|list|delete> [flags]\n       rekey role definition list [flags]\n")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "help" || args[0] == "--help") {
+	const roleUsage = "Usage: rekey role assignment <create|list|delete> [flags]\n       rekey role definition list [flags]\n\nRun \"rekey role assignment <command> -h\" for flags and examples.\n"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "help" || args[0] == "--help") {
+		fmt.Fprint(stdout, roleUsage) // help asked for: stdout, so | less works
 		return nil
 	}
+	fmt.Fprint(stderr, roleUsage)
 	return fmt.Errorf("%w: rekey role has two command groups: assignment and definition", errUsage)
 }
 
@@ -128,6 +130,15 @@ func resolveRole(ctx context.Context, c *client, scope, role string) (string, er
 	return found[0].Name, nil
 }
 
+// checkScope refuses a --scope that is not an ARM path before it is
+// pasted into a URL, where "subscriptions/x" would read as a port.
+func checkScope(scope string) error {
+	if scope != "" && !strings.HasPrefix(scope, "/") {
+		return fmt.Errorf("%w: --scope %q must start with /: /, /subscriptions/{id}, /subscriptions/{id}/resourceGroups/{name} or a resource id", errUsage, scope)
+	}
+	return nil
+}
+
 func lastSegment(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }
 
 func runRoleAssignment(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -202,6 +213,9 @@ func runRoleAssignment(ctx context.Context, args []string, getenv func(string) s
 				fs.StringVar(&name, "name", "", "the assignment's `GUID`; default: a new one")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := checkScope(scope); err != nil {
+					return err
+				}
 				if err := required("assignee", assignee); err != nil {
 					return err
 				}
@@ -237,6 +251,9 @@ func runRoleAssignment(ctx context.Context, args []string, getenv func(string) s
 				fs.BoolVar(&all, "at-scope", false, "only assignments at the scope and above ($filter=atScope())")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := checkScope(scope); err != nil {
+					return err
+				}
 				var terms []string
 				if all {
 					terms = append(terms, "atScope()")
@@ -268,6 +285,9 @@ func runRoleAssignment(ctx context.Context, args []string, getenv func(string) s
 				fs.StringVar(&name, "name", "", "the assignment's `GUID`")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := checkScope(scope); err != nil {
+					return err
+				}
 				if name == "" && assignee == "" {
 					return fmt.Errorf("%w: --name or --assignee is required", errUsage)
 				}
@@ -325,6 +345,9 @@ func runRoleDefinition(ctx context.Context, args []string, getenv func(string) s
 				fs.StringVar(&scope, "scope", "/", "roles available at this `scope`")
 			},
 			run: func(ctx context.Context, c *client, f *clientFlags, stdout, stderr io.Writer) error {
+				if err := checkScope(scope); err != nil {
+					return err
+				}
 				filter := ""
 				switch {
 				case name != "":

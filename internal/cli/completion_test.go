@@ -42,6 +42,10 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"serve", "--gateway-l"}, "--gateway-listen", ""},
 		{[]string{"keys", ""}, "regenerate", "create"},
 		{[]string{"completion", ""}, "fish", ""},
+		{[]string{"db", ""}, "copy", ""},
+		{[]string{"db", "copy", "--fr"}, "--from", ""},
+		{[]string{"role", "assignment", "create", "--as"}, "--assignee", ""},
+		{[]string{"audit", "list", "--si"}, "--since", ""},
 	} {
 		words := append([]string{"rekey"}, tt.words...)
 		quoted := make([]string, len(words))

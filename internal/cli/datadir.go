@@ -50,10 +50,14 @@ func replicaID(dir string) (string, error) {
 }
 
 // masterKey returns the master key from REKEY_MASTER_KEY, or from the data
-// directory, generating it there on first start.
-func masterKey(dir string, getenv func(string) string, logger *slog.Logger) ([]byte, error) {
+// directory, generating it there on first start. generated is the file it
+// wrote then, or "": the caller removes it when the store refuses the new
+// key (a data directory pointed at an existing database), so that the
+// refused start leaves no master key behind that opens nothing.
+func masterKey(dir string, getenv func(string) string, logger *slog.Logger) (key []byte, generated string, err error) {
 	if v := getenv("REKEY_MASTER_KEY"); v != "" {
-		return masterKeyFromEnv(v)
+		key, err := masterKeyFromEnv(v)
+		return key, "", err
 	}
 	path := filepath.Join(dir, masterKeyFile)
 	data, err := os.ReadFile(path)
@@ -61,19 +65,19 @@ func masterKey(dir string, getenv func(string) string, logger *slog.Logger) ([]b
 		key := make([]byte, rekey.MasterKeySize)
 		rand.Read(key)
 		if err := writeSecret(path, base64.StdEncoding.EncodeToString(key)+"\n"); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		logger.Warn("generated a new master key; keys at rest are encrypted with it, so back it up with the database or set REKEY_MASTER_KEY", "path", path)
-		return key, nil
+		return key, path, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
+	key, err = base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(key) != rekey.MasterKeySize {
-		return nil, fmt.Errorf("%s: not base64 of %d bytes", path, rekey.MasterKeySize)
+		return nil, "", fmt.Errorf("%s: not base64 of %d bytes", path, rekey.MasterKeySize)
 	}
-	return key, nil
+	return key, "", nil
 }
 
 // adminToken returns the admin token from REKEY_ADMIN_TOKEN, or from the
@@ -155,7 +159,8 @@ func secureDataDir(dir string, logger *slog.Logger) error {
 	}
 	ca := localca.FilesIn(dir)
 	tighten(dir, 0o077, logger)
-	for _, f := range []string{databaseFile, databaseFile + "-wal", databaseFile + "-shm", databaseFile + "-journal", masterKeyFile, adminTokenFile, replicaIDFile} {
+	for _, f := range []string{databaseFile, databaseFile + "-wal", databaseFile + "-shm", databaseFile + "-journal", masterKeyFile, adminTokenFile,
+		replicaIDFile, serverFile, identityHeaderFile, spSecretFile} {
 		tighten(filepath.Join(dir, f), 0o077, logger)
 	}
 	for _, f := range []string{ca.CAKey, ca.ServerKey} {
