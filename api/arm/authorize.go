@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/rekey-dev/rekey"
 )
@@ -62,9 +63,23 @@ func forbidden(p rekey.Principal, req rekey.Request, unassigned bool) error {
 		string(req.Action) + "' over scope '" + req.Scope + "' or the scope is invalid. If access was recently granted, please refresh your credentials."
 	if unassigned {
 		msg += " This principal has no role assignments on this server, so it may do nothing yet: an Owner can grant it a role, e.g. 'rekey role assignment create --assignee " +
-			p.Name + " --role Reader --scope /subscriptions/{subscriptionId}'."
+			p.Name + " --role " + suggestedRole(req.Action) + " --scope " + req.Scope + "'."
 	}
 	return errWire(http.StatusForbidden, "AuthorizationFailed", msg)
+}
+
+// suggestedRole names the least of the built-in roles rekey suggests in
+// a 403 that grants action: Reader for reads, Owner for role writes,
+// Contributor for the rest (writes, listKeys, regenerateKeys).
+func suggestedRole(action rekey.Action) string {
+	a := strings.ToLower(string(action))
+	switch {
+	case strings.HasSuffix(a, "/read"):
+		return "Reader"
+	case strings.HasPrefix(a, "microsoft.authorization/"):
+		return "Owner"
+	}
+	return "Contributor"
 }
 
 // authorizeScopes checks action over each of scopes for the caller, as
