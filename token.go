@@ -62,28 +62,36 @@ func (k *Keyring) tokenMAC(payload string) []byte {
 // the endpoint it was issued for. Every failure is the same Unauthorized
 // error, so a caller learns nothing about why.
 func (k *Keyring) VerifyToken(token string, now time.Time) (string, error) {
+	uid, _, err := k.VerifyTokenUntil(token, now)
+	return uid, err
+}
+
+// VerifyTokenUntil is VerifyToken that also returns when the token
+// expires, so that a stream admitted with it ends then instead of
+// outliving its credential.
+func (k *Keyring) VerifyTokenUntil(token string, now time.Time) (uid string, expires time.Time, err error) {
 	bad := Errorf(Unauthorized, "The token is invalid or expired.")
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	if !ok {
-		return "", bad
+		return "", time.Time{}, bad
 	}
 	claimsB64, macB64, ok := strings.Cut(rest, ".")
 	if !ok {
-		return "", bad
+		return "", time.Time{}, bad
 	}
 	mac, ok := decodeCanonical(macB64)
 	if !ok || !hmac.Equal(mac, k.tokenMAC(tokenPrefix+claimsB64)) {
-		return "", bad
+		return "", time.Time{}, bad
 	}
 	body, ok := decodeCanonical(claimsB64)
 	if !ok {
-		return "", bad
+		return "", time.Time{}, bad
 	}
 	var c tokenClaims
 	if json.Unmarshal(body, &c) != nil || c.Endpoint == "" || now.Unix() >= c.Expires {
-		return "", bad
+		return "", time.Time{}, bad
 	}
-	return c.Endpoint, nil
+	return c.Endpoint, time.Unix(c.Expires, 0), nil
 }
 
 // decodeCanonical decodes unpadded base64url, accepting only the one

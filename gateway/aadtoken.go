@@ -47,8 +47,29 @@ const (
 )
 
 // errTokenExpired cancels a request admitted with an AADToken token when
-// that token expires, so a long stream does not outlive its credential.
-var errTokenExpired = errors.New("the request's access token expired")
+// that token expires, so a long stream does not outlive its credential;
+// errAMLTokenExpired does the same for an AMLToken.
+var (
+	errTokenExpired    = errors.New("the request's access token expired")
+	errAMLTokenExpired = errors.New("the request's AMLToken expired")
+)
+
+// amlExpiredMidway is the 401 of a request whose AMLToken expired before
+// its upstream answered.
+const amlExpiredMidway = "aml_token_auth_access_denied: the token expired while the request was in progress: get a new token from the endpoint's token operation and send the request again."
+
+// expiredMessage is the 401 message of a request whose token expired
+// while it was in progress, by the cause its context was ended with;
+// "" when its token did not expire.
+func expiredMessage(cause error) string {
+	switch {
+	case errors.Is(cause, errTokenExpired):
+		return aadExpiredMidway
+	case errors.Is(cause, errAMLTokenExpired):
+		return amlExpiredMidway
+	}
+	return ""
+}
 
 // verifyAAD checks an AADToken endpoint's bearer token and, with an
 // Authorizer, the token's principal's score/action over the endpoint
@@ -83,8 +104,8 @@ func (g *Gateway) verifyAAD(ctx context.Context, token, endpoint string) (until 
 	return time.Time{}, http.StatusServiceUnavailable, "The gateway could not verify the access token now; retry shortly."
 }
 
-// untilExpiry bounds r by its token's expiry.
-func untilExpiry(r *http.Request, until time.Time) (*http.Request, context.CancelFunc) {
-	ctx, cancel := context.WithDeadlineCause(r.Context(), until, errTokenExpired)
+// untilExpiry bounds r by its token's expiry; cause says which token.
+func untilExpiry(r *http.Request, until time.Time, cause error) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithDeadlineCause(r.Context(), until, cause)
 	return r.WithContext(ctx), cancel
 }

@@ -158,6 +158,7 @@ func (g *Gateway) fastScoring(s *FastServer, ctx *fasthttp.RequestCtx, escPath, 
 	cred := credentialBytes(ctx.Request.Header.Peek("Authorization"), "Bearer")
 	v := g.judgeScoring(name, cred, addr, nowT, &x.adm)
 	ep, ks, mode, m := v.ep, v.ks, v.mode, v.m
+	x.until = v.until
 	if ep == nil {
 		x.answer(http.StatusNotFound, "No online endpoint named '"+rekey.Clip(name, 100)+"' exists on this server.")
 		x.done()
@@ -534,7 +535,13 @@ func (g *Gateway) fastUpstreamError(x *exchange, err error) {
 	if x.body.err != nil {
 		err = x.body.err // the client's body, not the upstream, failed
 	}
-	expired := !x.until.IsZero() && !time.Now().Before(x.until)
+	expired := ""
+	if !x.until.IsZero() && !time.Now().Before(x.until) {
+		expired = aadExpiredMidway
+		if x.adm.kind == admitToken {
+			expired = amlExpiredMidway
+		}
+	}
 	status, msg, _ := g.upstreamAnswer(err, expired, false, x.t.endpoint, x.t.deployment, x.t.qna)
 	g.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "upstream error", slog.String("request_id", strings.Clone(x.reqID)),
 		slog.String("endpoint", x.t.endpoint), slog.String("deployment", x.t.deployment), slog.String("err", err.Error()))

@@ -618,3 +618,79 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 		}
 	}
 }
+
+// An AMLToken bounds what it admits as an AADToken does: a stream ends
+// when the token expires, and a request whose upstream has not answered
+// by then gets 401 (it used to run on for as long as the upstream did).
+func TestAMLTokenExpiresMidRequest(t *testing.T) {
+	const left = 3 * time.Second
+	e := newEnv(t)
+	release := make(chan struct{})
+	streaming := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		for range 50 { // 10 s of events, unless the gateway cuts it off
+			io.WriteString(w, "data: tick\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	t.Cleanup(streaming.Close)
+	t.Cleanup(func() { close(release) }) // runs first
+	ep, _, _ := e.endpoint("tok", rekey.AuthAMLToken, nil, map[string]string{"s": streaming.URL}, map[string]int32{"s": 100}, nil)
+	// The gateway's clock runs behind real time, so that the token, valid
+	// on that clock, expires about left from now in real time.
+	e.clock.mu.Lock()
+	e.clock.t = time.Now().Add(-rekey.DefaultTokenLifetime + left)
+	e.clock.mu.Unlock()
+	issued := time.Now()
+	tok := e.kr.IssueToken(ep.UID, e.clock.Now(), 0).Value
+
+	type result struct {
+		status int
+		body   string
+	}
+	slow := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/endpoints/tok/slow", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		// Bounded, so that a gateway that never ends it fails the test
+		// instead of hanging it.
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			slow <- result{0, err.Error()}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- result{resp.StatusCode, string(b)}
+	}()
+	start := time.Now()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/endpoints/tok/stream", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == 401 && time.Since(issued) >= left-time.Second {
+		t.Skip("the machine is too slow: the token expired before the stream began")
+	}
+	if took := time.Since(start); resp.StatusCode != 200 || err == nil || took > 8*time.Second {
+		t.Errorf("stream: status %d, read error %v after %v; want 200, cut off with an error around %v", resp.StatusCode, err, took, left)
+	}
+	if r := <-slow; r.status != 401 || !strings.Contains(r.body, "aml_token_auth_access_denied: the token expired while the request was in progress") {
+		t.Errorf("upstream slower than the token = %d %s, want 401 naming the expiry", r.status, r.body)
+	}
+}

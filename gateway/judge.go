@@ -18,6 +18,7 @@ type verdict struct {
 	m         match
 	retry     time.Duration // with throttled: when to come back
 	throttled bool
+	until     time.Time // an admitted AMLToken's expiry
 }
 
 // judgeScoring looks up the endpoint named name and judges cred, the
@@ -44,9 +45,12 @@ func (g *Gateway) judgeScoring(name, cred, addr string, nowT time.Time, adm *adm
 		v.m = check(v.ks, &adm.fp, now)
 		adm.kind = admitKey
 	case v.mode == rekey.AuthAMLToken:
-		uid, err := g.cfg.Keyring.VerifyToken(strings.Clone(cred), nowT)
+		uid, until, err := g.cfg.Keyring.VerifyTokenUntil(strings.Clone(cred), nowT)
 		v.m.ok = err == nil && subtle.ConstantTimeCompare([]byte(uid), []byte(v.ep.uid)) == 1
 		adm.kind, adm.uid = admitToken, v.ep.uid
+		if v.m.ok {
+			v.until = until
+		}
 	}
 	return v
 }

@@ -146,7 +146,7 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 var errUpstreamTooLarge = errors.New("upstream response declared larger than the gateway's limit")
 
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, endpoint, deployment string, qna bool) {
-	status, msg, answer := g.upstreamAnswer(err, errors.Is(context.Cause(r.Context()), errTokenExpired), r.Context().Err() != nil, endpoint, deployment, qna)
+	status, msg, answer := g.upstreamAnswer(err, expiredMessage(context.Cause(r.Context())), r.Context().Err() != nil, endpoint, deployment, qna)
 	if !answer {
 		return // the client is gone
 	}
@@ -162,7 +162,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, 
 // upstreamAnswer maps what went wrong with an exchange to its answer, for
 // both engines. expired: the request's access token expired; gone: the
 // client went away, and gets nothing (answer false).
-func (g *Gateway) upstreamAnswer(err error, expired, gone bool, endpoint, deployment string, qna bool) (status int, msg string, answer bool) {
+func (g *Gateway) upstreamAnswer(err error, expired string, gone bool, endpoint, deployment string, qna bool) (status int, msg string, answer bool) {
 	what := "deployment '" + deployment + "'"
 	if qna {
 		what = "the QnA runtime of " + endpoint
@@ -172,8 +172,8 @@ func (g *Gateway) upstreamAnswer(err error, expired, gone bool, endpoint, deploy
 	switch {
 	case errors.As(err, &tooBig):
 		status, msg = http.StatusRequestEntityTooLarge, "The request body is larger than this gateway's limit of "+itoa64(tooBig.Limit)+" bytes."
-	case expired:
-		status, msg = http.StatusUnauthorized, aadExpiredMidway
+	case expired != "":
+		status, msg = http.StatusUnauthorized, expired
 	case gone:
 		return 0, "", false
 	case errors.Is(err, errUpstreamTooLarge):

@@ -65,7 +65,7 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 		case http.StatusOK:
 			m.ok = true
 			var cancel context.CancelFunc
-			r, cancel = untilExpiry(r, until)
+			r, cancel = untilExpiry(r, until, errTokenExpired)
 			defer cancel()
 		case http.StatusUnauthorized:
 			aadMsg = msg
@@ -84,6 +84,11 @@ func (g *Gateway) serveScoring(w http.ResponseWriter, r *http.Request) {
 		g.recordUse(ks, m, now, o.endpoint)
 	} else {
 		o.slot = "token"
+	}
+	if !v.until.IsZero() { // an AMLToken: the request ends when it expires
+		var cancel context.CancelFunc
+		r, cancel = untilExpiry(r, v.until, errAMLTokenExpired)
+		defer cancel()
 	}
 
 	var d *deployment
