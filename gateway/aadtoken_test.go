@@ -174,28 +174,7 @@ func TestAADTokenExpiresMidRequest(t *testing.T) {
 	// expires (with the skew) left from now in real time.
 	const left = 3 * time.Second
 	e, ts := aadEnv(t, time.Now())
-	release := make(chan struct{})
-	streaming := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body) // from here on, r's context ends when the gateway hangs up
-		if r.URL.Path == "/slow" {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		for range 50 { // 10 s of events, unless the gateway cuts it off
-			io.WriteString(w, "data: tick\n\n")
-			w.(http.Flusher).Flush()
-			select {
-			case <-time.After(200 * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-	}))
-	t.Cleanup(streaming.Close)
-	t.Cleanup(func() { close(release) }) // runs first
+	streaming := tokenStream(t)
 	e.endpoint("aad", rekey.AuthAADToken, nil, map[string]string{"s": streaming.URL}, map[string]int32{"s": 100}, nil)
 	// Set the clock just before the token is issued, so that a slow
 	// set-up does not eat into its real-time lifetime.
@@ -314,4 +293,34 @@ func TestAADTokenUnknownKIDsDoNotReadTheStore(t *testing.T) {
 	if got, limit := reads.Load()-before, int64(took/time.Second)*2+2; got > limit {
 		t.Errorf("%d tokens with unknown kids in %v read the signing keys %d times, want at most %d", n, took.Round(time.Millisecond), got, limit)
 	}
+}
+
+// tokenStream is an upstream for tests of a credential that expires
+// mid-request: /slow answers only when released (at cleanup) or when the
+// gateway hangs up; any other path streams 10 s of events, unless the
+// gateway cuts it off.
+func tokenStream(t *testing.T) *httptest.Server {
+	release := make(chan struct{})
+	streaming := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // from here on, r's context ends when the gateway hangs up
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		for range 50 {
+			io.WriteString(w, "data: tick\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	t.Cleanup(streaming.Close)
+	t.Cleanup(func() { close(release) }) // runs first
+	return streaming
 }

@@ -625,28 +625,7 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 func TestAMLTokenExpiresMidRequest(t *testing.T) {
 	const left = 3 * time.Second
 	e := newEnv(t)
-	release := make(chan struct{})
-	streaming := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		if r.URL.Path == "/slow" {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		for range 50 { // 10 s of events, unless the gateway cuts it off
-			io.WriteString(w, "data: tick\n\n")
-			w.(http.Flusher).Flush()
-			select {
-			case <-time.After(200 * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-	}))
-	t.Cleanup(streaming.Close)
-	t.Cleanup(func() { close(release) }) // runs first
+	streaming := tokenStream(t)
 	ep, _, _ := e.endpoint("tok", rekey.AuthAMLToken, nil, map[string]string{"s": streaming.URL}, map[string]int32{"s": 100}, nil)
 	// The gateway's clock runs behind real time, so that the token, valid
 	// on that clock, expires about left from now in real time.
